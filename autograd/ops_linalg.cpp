@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+#include "../tensor/detail/check.hpp"
+#include "../tensor/detail/kernels.hpp"
+#include "detail/node.hpp"
+
+namespace tapeflow {
+
+using namespace detail;
+
+namespace {
+
+struct MatMul {  // C = A·B;  dA = G·Bᵀ, dB = Aᵀ·G (summed over broadcast batch dims)
+  static constexpr const char* name = "matmul";
+  static Tensor forward(Ctx& c, const Tensor& a, const Tensor& b) {
+    c.save(a);
+    c.save(b);
+    return kernel::matmul(a, b);
+  }
+  static Grads backward(const Ctx& c, const Tensor& g) {
+    Tensor a = c.saved(0), b = c.saved(1);
+    Grads r;
+    r.push_back(c.needs_grad(0) ? sum_to(matmul(g, b.transpose(-1, -2)), a.shape()) : Tensor());
+    r.push_back(c.needs_grad(1) ? sum_to(matmul(a.transpose(-1, -2), g), b.shape()) : Tensor());
+    return r;
+  }
+};
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  TAPEFLOW_CHECK(a.defined() && b.defined(), ValueError, "matmul", "got an undefined tensor");
+  TAPEFLOW_CHECK(a.dim() >= 1 && b.dim() >= 1, ShapeError, "matmul", "needs tensors of at least 1 dim, got shapes ",
+                 a.shape(), " and ", b.shape());
+  TAPEFLOW_CHECK(is_floating(a.dtype()) && is_floating(b.dtype()), DTypeError, "matmul",
+                 "expects floating tensors, got ", a.dtype(), " and ", b.dtype());
+  kernel::check_same_device("matmul", a, b);
+  const int64_t k_a = a.shape().back(), k_b = b.dim() == 1 ? b.shape()[0] : b.shape()[b.dim() - 2];
+  TAPEFLOW_CHECK(k_a == k_b, ShapeError, "matmul", "shapes ", a.shape(), " and ", b.shape(),
+                 " are not compatible (inner dimensions ", k_a, " != ", k_b, ")");
+  DType t = promote_types(a.dtype(), b.dtype());
+  Tensor x = a.dtype() == t ? a : a.to(t), y = b.dtype() == t ? b : b.to(t);
+  // NumPy: a 1-d operand gains a dim for the product, and loses it afterwards.
+  const bool va = x.dim() == 1, vb = y.dim() == 1;
+  if (va) x = x.unsqueeze(0);
+  if (vb) y = y.unsqueeze(-1);
+  Tensor out = apply2<MatMul>(x, y);
+  if (va) out = out.squeeze(-2);
+  if (vb) out = out.squeeze(-1);
+  return out;
+}
+
+}  // namespace tapeflow

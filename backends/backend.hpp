@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+// The seam between tensors and kernels. A backend knows buffers, shapes, strides and dtypes,
+// nothing of autograd. One virtual per op family: a new op is a new enum value (ops.def) and a
+// `case` in each backend, never a new virtual.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "../tensor/device.hpp"
+#include "../tensor/dtype.hpp"
+
+namespace tapeflow::detail {
+
+enum class UnaryKind : uint8_t {
+#define UNARY(name, str, domain) name,
+#include "../tensor/detail/ops.def"
+};
+enum class BinaryKind : uint8_t {
+#define BINARY(name, str, domain) name,
+#define COMPARE(name, str) name,
+#include "../tensor/detail/ops.def"
+};
+enum class ReduceKind : uint8_t { Sum, Max, Min, ArgMax, ArgMin };
+enum class SoftmaxKind : uint8_t { Softmax, LogSoftmax };
+
+const char* unary_name(UnaryKind k);
+const char* binary_name(BinaryKind k);
+bool is_comparison(BinaryKind k);
+
+/// A strided operand as kernels see it: `data` already points at element 0 (offset applied);
+/// shape and strides (in elements) are borrowed, valid for the call only. Operands of one
+/// elementwise call all have the output's rank and shape (inputs broadcast with stride 0).
+struct View {
+  void* data;
+  DType dtype;
+  int rank;
+  const int64_t* shape;
+  const int64_t* strides;
+
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int i = 0; i < rank; ++i) n *= shape[i];
+    return n;
+  }
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+
+  // memory
+  virtual void* allocate(std::size_t nbytes) = 0;
+  virtual void deallocate(void* ptr, std::size_t nbytes) = 0;
+  virtual void copy_from_host(void* dst, const void* src, std::size_t nbytes) = 0;
+  virtual void copy_to_host(void* dst, const void* src, std::size_t nbytes) = 0;
+
+  // families. `out` is freshly allocated and contiguous unless noted.
+  virtual void unary(UnaryKind kind, const View& out, const View& x) = 0;
+  /// Comparisons write Bool; the others write the inputs' dtype. `out` may alias `a` (in place).
+  virtual void binary(BinaryKind kind, const View& out, const View& a, const View& b) = 0;
+  virtual void where(const View& out, const View& cond, const View& a, const View& b) = 0;
+  /// Strided copy with dtype conversion; `out` may be any strided view (copy_, contiguous, to).
+  virtual void copy(const View& out, const View& x) = 0;
+  virtual void fill(const View& out, double value) = 0;
+  /// `reduced[d]` marks reduced dims; out has x's rank with size 1 there (keepdim layout).
+  virtual void reduce(ReduceKind kind, const View& out, const View& x, const bool* reduced) = 0;
+  /// Batched C = A·B: a [..., m, k], b [..., k, n], out [..., m, n] contiguous; batch dims
+  /// already broadcast to out's (stride 0 where repeated).
+  virtual void matmul(const View& out, const View& a, const View& b) = 0;
+  /// Softmax or log-softmax along `dim` of a contiguous x.
+  virtual void softmax(SoftmaxKind kind, const View& out, const View& x, int dim) = 0;
+  /// out[0] = mean_i (logsumexp(logits[i]) - logits[i, targets[i]]); logits [N, C] contiguous.
+  virtual void cross_entropy(const View& out, const View& logits, const View& targets) = 0;
+  /// out = x gathered along dim at index (Int64, 1-d).
+  virtual void index_select(const View& out, const View& x, int dim, const View& index) = 0;
+  /// out (zeroed by the caller) += src scattered along dim at index: index_select's adjoint.
+  virtual void index_add(const View& out, int dim, const View& index, const View& src) = 0;
+};
+
+/// The backend serving `device`; throws DeviceError when this build or machine lacks it.
+Backend& backend_for(Device device);
+
+}  // namespace tapeflow::detail

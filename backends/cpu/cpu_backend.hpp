@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+#include "../backend.hpp"
+
+namespace tapeflow::cpu {
+
+/// The reference backend: host memory, strided loops, OpenBLAS GEMM. Float32 and Float64
+/// everywhere (gradcheck needs float64), Int64 and Bool where the op takes them.
+class CpuBackend final : public detail::Backend {
+ public:
+  Device device() const override { return Device::cpu(); }
+  void* allocate(std::size_t nbytes) override;
+  void deallocate(void* ptr, std::size_t nbytes) override;
+  void copy_from_host(void* dst, const void* src, std::size_t nbytes) override;
+  void copy_to_host(void* dst, const void* src, std::size_t nbytes) override;
+
+  void unary(detail::UnaryKind kind, const detail::View& out, const detail::View& x) override;
+  void binary(detail::BinaryKind kind, const detail::View& out, const detail::View& a,
+              const detail::View& b) override;
+  void where(const detail::View& out, const detail::View& cond, const detail::View& a,
+             const detail::View& b) override;
+  void copy(const detail::View& out, const detail::View& x) override;
+  void fill(const detail::View& out, double value) override;
+  void reduce(detail::ReduceKind kind, const detail::View& out, const detail::View& x,
+              const bool* reduced) override;
+  void matmul(const detail::View& out, const detail::View& a, const detail::View& b) override;
+  void softmax(detail::SoftmaxKind kind, const detail::View& out, const detail::View& x,
+               int dim) override;
+  void cross_entropy(const detail::View& out, const detail::View& logits,
+                     const detail::View& targets) override;
+  void index_select(const detail::View& out, const detail::View& x, int dim,
+                    const detail::View& index) override;
+  void index_add(const detail::View& out, int dim, const detail::View& index,
+                 const detail::View& src) override;
+};
+
+CpuBackend& cpu_backend();
+
+
+}  // namespace tapeflow::cpu

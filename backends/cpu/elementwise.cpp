@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "cpu_backend.hpp"
+#include "dispatch.hpp"
+#include "parallel.hpp"
+#include "strided.hpp"
+
+namespace tapeflow::cpu {
+
+using detail::BinaryKind;
+using detail::UnaryKind;
+using detail::View;
+
+namespace {
+
+// The inner run of a kernel with one output and K inputs: the contiguous case (every operand
+// stride = its element size) and the scalar-broadcast case get loops the compiler vectorises.
+template <typename O, typename I, typename F>
+void run_unary(const View& out, const View& x, F f) {
+  Strided<2> s({&out, &x});
+  parallel_for(s.numel(), kParallelGrain, [&](int64_t b, int64_t e) {
+    s.for_range(b, e, [&](char** p, const int64_t* st, int64_t n) {
+      O* o = reinterpret_cast<O*>(p[0]);
+      const I* a = reinterpret_cast<const I*>(p[1]);
+      if (st[0] == sizeof(O) && st[1] == sizeof(I)) {
+        for (int64_t i = 0; i < n; ++i) o[i] = f(a[i]);
+      } else {
+        for (int64_t i = 0; i < n; ++i)
+          *reinterpret_cast<O*>(p[0] + i * st[0]) = f(*reinterpret_cast<const I*>(p[1] + i * st[1]));
+      }
+    });
+  });
+}
+
+template <typename O, typename I, typename F>
+void run_binary(const View& out, const View& a, const View& b, F f) {
+  Strided<3> s({&out, &a, &b});
+  parallel_for(s.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+    s.for_range(begin, end, [&](char** p, const int64_t* st, int64_t n) {
+      O* o = reinterpret_cast<O*>(p[0]);
+      const I* x = reinterpret_cast<const I*>(p[1]);
+      const I* y = reinterpret_cast<const I*>(p[2]);
+      if (st[0] == sizeof(O) && st[1] == sizeof(I) && st[2] == sizeof(I)) {
+        for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+      } else if (st[0] == sizeof(O) && st[1] == sizeof(I) && st[2] == 0) {
+        const I yv = *y;
+        for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
+      } else if (st[0] == sizeof(O) && st[1] == 0 && st[2] == sizeof(I)) {
+        const I xv = *x;
+        for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
+      } else {
+        for (int64_t i = 0; i < n; ++i)
+          *reinterpret_cast<O*>(p[0] + i * st[0]) = f(*reinterpret_cast<const I*>(p[1] + i * st[1]),
+                                                      *reinterpret_cast<const I*>(p[2] + i * st[2]));
+      }
+    });
+  });
+}
+
+template <typename T>
+T sigmoid(T v) {
+  // Two forms so that exp never overflows.
+  if (v >= 0) return T(1) / (T(1) + std::exp(-v));
+  T e = std::exp(v);
+  return e / (T(1) + e);
+}
+
+template <typename T>
+void unary_typed(UnaryKind kind, const View& out, const View& x) {
+  constexpr bool fp = std::is_floating_point_v<T>;
+  switch (kind) {
+    case UnaryKind::Neg: return run_unary<T, T>(out, x, [](T v) { return static_cast<T>(-v); });
+    case UnaryKind::Abs: return run_unary<T, T>(out, x, [](T v) { return v < 0 ? static_cast<T>(-v) : v; });
+    case UnaryKind::Relu: return run_unary<T, T>(out, x, [](T v) { return v > 0 ? v : T(0); });
+    case UnaryKind::Exp:
+      if constexpr (fp) return run_unary<T, T>(out, x, [](T v) { return std::exp(v); });
+      break;
+    case UnaryKind::Log:
+      if constexpr (fp) return run_unary<T, T>(out, x, [](T v) { return std::log(v); });
+      break;
+    case UnaryKind::Sqrt:
+      if constexpr (fp) return run_unary<T, T>(out, x, [](T v) { return std::sqrt(v); });
+      break;
+    case UnaryKind::Tanh:
+      if constexpr (fp) return run_unary<T, T>(out, x, [](T v) { return std::tanh(v); });
+      break;
+    case UnaryKind::Sigmoid:
+      if constexpr (fp) return run_unary<T, T>(out, x, [](T v) { return sigmoid(v); });
+      break;
+  }
+  unsupported(detail::unary_name(kind), x.dtype);
+}
+
+template <typename T>
+void binary_typed(BinaryKind kind, const View& out, const View& a, const View& b) {
+  constexpr bool fp = std::is_floating_point_v<T>;
+  switch (kind) {
+    case BinaryKind::Add: return run_binary<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x + y); });
+    case BinaryKind::Sub: return run_binary<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x - y); });
+    case BinaryKind::Mul: return run_binary<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x * y); });
+    case BinaryKind::Div:
+      if constexpr (fp) return run_binary<T, T>(out, a, b, [](T x, T y) { return x / y; });
+      break;
+    case BinaryKind::Pow:
+      if constexpr (fp) return run_binary<T, T>(out, a, b, [](T x, T y) { return std::pow(x, y); });
+      break;
+    case BinaryKind::Maximum: return run_binary<T, T>(out, a, b, [](T x, T y) { return x < y ? y : x; });
+    case BinaryKind::Minimum: return run_binary<T, T>(out, a, b, [](T x, T y) { return y < x ? y : x; });
+    case BinaryKind::Eq: return run_binary<bool, T>(out, a, b, [](T x, T y) { return x == y; });
+    case BinaryKind::Ne: return run_binary<bool, T>(out, a, b, [](T x, T y) { return x != y; });
+    case BinaryKind::Lt: return run_binary<bool, T>(out, a, b, [](T x, T y) { return x < y; });
+    case BinaryKind::Le: return run_binary<bool, T>(out, a, b, [](T x, T y) { return x <= y; });
+    case BinaryKind::Gt: return run_binary<bool, T>(out, a, b, [](T x, T y) { return x > y; });
+    case BinaryKind::Ge: return run_binary<bool, T>(out, a, b, [](T x, T y) { return x >= y; });
+  }
+  unsupported(detail::binary_name(kind), a.dtype);
+}
+
+}  // namespace
+
+void* CpuBackend::allocate(std::size_t nbytes) {
+  // 64-byte alignment keeps vector loads aligned and rows off shared cache lines.
+  std::size_t rounded = (std::max<std::size_t>(nbytes, 1) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+void CpuBackend::deallocate(void* ptr, std::size_t) { std::free(ptr); }
+void CpuBackend::copy_from_host(void* dst, const void* src, std::size_t n) {
+  if (n) std::memcpy(dst, src, n);
+}
+void CpuBackend::copy_to_host(void* dst, const void* src, std::size_t n) {
+  if (n) std::memcpy(dst, src, n);
+}
+
+void CpuBackend::unary(UnaryKind kind, const View& out, const View& x) {
+  switch (x.dtype) {
+    case DType::Float32: return unary_typed<float>(kind, out, x);
+    case DType::Float64: return unary_typed<double>(kind, out, x);
+    case DType::Int64: return unary_typed<int64_t>(kind, out, x);
+    case DType::Bool: break;
+  }
+  unsupported(detail::unary_name(kind), x.dtype);
+}
+
+void CpuBackend::binary(BinaryKind kind, const View& out, const View& a, const View& b) {
+  switch (a.dtype) {
+    case DType::Float32: return binary_typed<float>(kind, out, a, b);
+    case DType::Float64: return binary_typed<double>(kind, out, a, b);
+    case DType::Int64: return binary_typed<int64_t>(kind, out, a, b);
+    case DType::Bool:
+      if (detail::is_comparison(kind)) return binary_typed<bool>(kind, out, a, b);
+      break;
+  }
+  unsupported(detail::binary_name(kind), a.dtype);
+}
+
+void CpuBackend::where(const View& out, const View& cond, const View& a, const View& b) {
+  dispatch_all(out.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    Strided<4> s({&out, &cond, &a, &b});
+    parallel_for(s.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+      s.for_range(begin, end, [&](char** p, const int64_t* st, int64_t n) {
+        for (int64_t i = 0; i < n; ++i) {
+          bool c = *reinterpret_cast<const bool*>(p[1] + i * st[1]);
+          *reinterpret_cast<T*>(p[0] + i * st[0]) =
+              *reinterpret_cast<const T*>(p[c ? 2 : 3] + i * st[c ? 2 : 3]);
+        }
+      });
+    });
+  });
+}
+
+void CpuBackend::copy(const View& out, const View& x) {
+  dispatch_all(out.dtype, [&](auto o) {
+    using O = decltype(o);
+    dispatch_all(x.dtype, [&](auto i) {
+      using I = decltype(i);
+      if constexpr (std::is_same_v<O, bool>) run_unary<O, I>(out, x, [](I v) { return v != I(0); });
+      else run_unary<O, I>(out, x, [](I v) { return static_cast<O>(v); });
+    });
+  });
+}
+
+void CpuBackend::fill(const View& out, double value) {
+  dispatch_all(out.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T v = std::is_same_v<T, bool> ? T(value != 0.0) : static_cast<T>(value);
+    Strided<1> s({&out});
+    parallel_for(s.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+      s.for_range(begin, end, [&](char** p, const int64_t* st, int64_t n) {
+        if (st[0] == sizeof(T)) std::fill_n(reinterpret_cast<T*>(p[0]), n, v);
+        else for (int64_t i = 0; i < n; ++i) *reinterpret_cast<T*>(p[0] + i * st[0]) = v;
+      });
+    });
+  });
+}
+
+}  // namespace tapeflow::cpu

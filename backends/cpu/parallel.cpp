@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+#include "parallel.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace tapeflow::cpu {
+namespace {
+
+thread_local bool in_parallel_region = false;
+
+// A fixed pool of (cores - 1) workers; the caller runs the first chunk itself. Jobs are
+// handed out by generation number, so one mutex and two condition variables suffice.
+class Pool {
+ public:
+  Pool() {
+    unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 1; i < cores; ++i) workers_.emplace_back([this, i] { work(i); });
+  }
+  ~Pool() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  void run(int chunks, const std::function<void(int)>& job) {
+    std::lock_guard serial(run_mutex_);  // one parallel region at a time across threads
+    {
+      std::lock_guard lock(mutex_);
+      job_ = &job;
+      chunks_ = chunks;
+      pending_ = chunks - 1;
+      ++generation_;
+    }
+    wake_.notify_all();
+    in_parallel_region = true;
+    job(0);
+    in_parallel_region = false;
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [&] { return pending_ == 0; });
+    job_ = nullptr;
+  }
+
+ private:
+  void work(unsigned index) {
+    uint64_t seen = 0;
+    in_parallel_region = true;
+    for (;;) {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      if (static_cast<int>(index) >= chunks_) continue;
+      const auto* job = job_;
+      lock.unlock();
+      (*job)(static_cast<int>(index));
+      lock.lock();
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex run_mutex_, mutex_;
+  std::condition_variable wake_, done_;
+  const std::function<void(int)>* job_ = nullptr;
+  int chunks_ = 0, pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
+Pool& pool() {
+  static Pool p;
+  return p;
+}
+
+}  // namespace
+
+int num_threads() { return pool().size(); }
+
+void parallel_chunks(int64_t n, int64_t grain,
+                     const std::function<void(int, int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  int chunks = 1;
+  if (n >= grain && !in_parallel_region && pool().size() > 1)
+    chunks = static_cast<int>(std::min<int64_t>(pool().size(), n / std::max<int64_t>(grain / 2, 1)));
+  if (chunks <= 1) {
+    fn(0, 0, n);
+    return;
+  }
+  int64_t step = (n + chunks - 1) / chunks;
+  pool().run(chunks, [&](int c) {
+    int64_t begin = c * step, end = std::min(n, begin + step);
+    if (begin < end) fn(c, begin, end);
+  });
+}
+
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  parallel_chunks(n, grain, [&](int, int64_t b, int64_t e) { fn(b, e); });
+}
+
+}  // namespace tapeflow::cpu
