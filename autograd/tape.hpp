@@ -15,7 +15,7 @@ namespace tapeflow {
 /// Options of grad(): `grad({y}, {w}, {.create_graph = true})`.
 struct GradOptions {
   /// Keep the recorded graph for another backward; defaults to create_graph.
-  std::optional<bool> retain_graph;
+  std::optional<bool> retain_graph = std::nullopt;
   /// Record the backward pass too, so the result can be differentiated again.
   bool create_graph = false;
   /// Return an undefined tensor for an input the outputs do not depend on (else AutogradError).

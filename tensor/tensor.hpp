@@ -21,7 +21,7 @@ struct TensorImpl;
 
 /// Creation options: `zeros({2, 3}, {.dtype = Float64, .requires_grad = true})`.
 struct Options {
-  std::optional<DType> dtype;  ///< empty: the factory's default (Float32, or the values' type)
+  std::optional<DType> dtype = std::nullopt;  ///< empty: the factory's default (Float32, or the values' type)
   Device device = Device::cpu();
   bool requires_grad = false;
 };
