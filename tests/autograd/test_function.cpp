@@ -4,28 +4,19 @@
 
 #include <catch2/catch.hpp>
 
+#include "../helpers.hpp"
+
 #include <string>
 #include <vector>
 
 using namespace tapeflow;
+using tapeflow::test::f64;
+using tapeflow::test::leaf;
+using tapeflow::test::values;
+using tapeflow::test::with_create_graph;
 
 namespace {
 
-Tensor f64(std::vector<double> v, Shape shape = {}) { return tensor(v, shape, {.dtype = Float64}); }
-
-Tensor leaf(std::vector<double> v, Shape shape = {}) {
-  Tensor t = f64(std::move(v), std::move(shape));
-  t.requires_grad_();
-  return t;
-}
-
-std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
-
-GradOptions with_create_graph() {
-  GradOptions o;
-  o.create_graph = true;
-  return o;
-}
 
 void check_close(const std::vector<double>& got, const std::vector<double>& want, double margin = 1e-12) {
   REQUIRE(got.size() == want.size());

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../helpers.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -15,24 +17,13 @@
 #include <vector>
 
 using namespace tapeflow;
+using tapeflow::test::f64;
+using tapeflow::test::leaf;
+using tapeflow::test::values;
+using tapeflow::test::with_create_graph;
 
 namespace {
 
-Tensor f64(std::vector<double> v, Shape shape = {}) { return tensor(v, shape, {.dtype = Float64}); }
-
-Tensor leaf(std::vector<double> v, Shape shape = {}) {
-  Tensor t = f64(std::move(v), std::move(shape));
-  t.requires_grad_();
-  return t;
-}
-
-std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
-
-GradOptions with_create_graph() {
-  GradOptions o;
-  o.create_graph = true;
-  return o;
-}
 
 /// Runs f and returns the message of the E it throws: "<no exception>" or "<other exception>"
 /// when it does not throw an E.

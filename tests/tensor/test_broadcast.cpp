@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../helpers.hpp"
+
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xarray.hpp>
 #include <xtensor/xmath.hpp>
@@ -18,19 +20,10 @@
 #include <vector>
 
 using namespace tapeflow;
+using tapeflow::test::require_values;
 
 namespace {
 
-void require_values(const Tensor& t, const std::vector<double>& expected, double tol = 0.0) {
-  std::vector<double> got = t.to_vector<double>();
-  REQUIRE(got.size() == expected.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    INFO("element " << i << ": got " << got[i] << ", expected " << expected[i] << " (difference "
-                            << got[i] - expected[i] << ")");
-    if (tol == 0.0) CHECK(got[i] == expected[i]);
-    else CHECK(std::abs(got[i] - expected[i]) <= tol * (1.0 + std::abs(expected[i])));
-  }
-}
 
 std::vector<int64_t> i64(const Tensor& t) { return t.to_vector<int64_t>(); }
 std::vector<bool> bools(const Tensor& t) { return t.to_vector<bool>(); }

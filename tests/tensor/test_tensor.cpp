@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../helpers.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -15,22 +17,13 @@
 #include <vector>
 
 using namespace tapeflow;
+using tapeflow::test::require_values;
 
 namespace {
 
 std::vector<double> f64(const Tensor& t) { return t.to_vector<double>(); }
 std::vector<int64_t> i64(const Tensor& t) { return t.to_vector<int64_t>(); }
 
-void require_values(const Tensor& t, const std::vector<double>& expected, double tol = 0.0) {
-  std::vector<double> got = t.to_vector<double>();
-  REQUIRE(got.size() == expected.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    INFO("element " << i << ": got " << got[i] << ", expected " << expected[i] << " (difference "
-                            << got[i] - expected[i] << ")");
-    if (tol == 0.0) CHECK(got[i] == expected[i]);
-    else CHECK(std::abs(got[i] - expected[i]) <= tol * (1.0 + std::abs(expected[i])));
-  }
-}
 
 double mean_of(const std::vector<double>& v) {
   long double s = 0;

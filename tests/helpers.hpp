@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: MIT
+// Small helpers shared by the test files: float64 tensors and leaves, and element-by-element
+// comparison that reports the first mismatching elements.
+#pragma once
+#include <tapeflow/tapeflow.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+namespace tapeflow::test {
+
+inline Tensor f64(std::vector<double> v, Shape shape = {}) { return tensor(v, shape, {.dtype = Float64}); }
+
+/// A float64 leaf that requires grad.
+inline Tensor leaf(std::vector<double> v, Shape shape = {}) {
+  Tensor t = f64(std::move(v), std::move(shape));
+  t.requires_grad_();
+  return t;
+}
+
+inline std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
+
+inline GradOptions with_create_graph() {
+  GradOptions o;
+  o.create_graph = true;
+  return o;
+}
+
+/// Exact comparison with tol == 0, else |got - expected| <= tol * (1 + |expected|) per element.
+inline void require_values(const Tensor& t, const std::vector<double>& expected, double tol = 0.0) {
+  std::vector<double> got = t.to_vector<double>();
+  REQUIRE(got.size() == expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO("element " << i << ": got " << got[i] << ", expected " << expected[i] << " (difference "
+                            << got[i] - expected[i] << ")");
+    if (tol == 0.0) CHECK(got[i] == expected[i]);
+    else CHECK(std::abs(got[i] - expected[i]) <= tol * (1.0 + std::abs(expected[i])));
+  }
+}
+
+}  // namespace tapeflow::test
