@@ -85,6 +85,17 @@ struct Sigmoid {  // dx = g * y * (1 - y)
     return {g * y * (1.0 - y)};
   }
 };
+struct Erf {  // dx = g * 2/sqrt(pi) * exp(-x^2)
+  static constexpr const char* name = "erf";
+  static Tensor forward(Ctx& c, const Tensor& x) {
+    c.save(x);
+    return kernel::unary(UnaryKind::Erf, x);
+  }
+  static Grads backward(const Ctx& c, const Tensor& g) {
+    Tensor x = c.saved(0);
+    return {g * (1.1283791670955126 * exp(-(x * x)))};
+  }
+};
 struct Relu {  // dx = g * [y > 0]  (the mask is constant, so relu'' = 0)
   static constexpr const char* name = "relu";
   static Tensor forward(Ctx& c, const Tensor& x) {
@@ -261,6 +272,7 @@ Tensor abs(const Tensor& x) { return apply1<Abs>(x); }
 Tensor tanh(const Tensor& x) { return apply1<Tanh>(as_floating(x)); }
 Tensor sigmoid(const Tensor& x) { return apply1<Sigmoid>(as_floating(x)); }
 Tensor relu(const Tensor& x) { return apply1<Relu>(x); }
+Tensor erf(const Tensor& x) { return apply1<Erf>(as_floating(x)); }
 
 Tensor add(const Tensor& a, const Tensor& b) {
   auto [x, y] = promoted(a, b);

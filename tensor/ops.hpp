@@ -29,6 +29,8 @@ Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 /// Gradient 1 where x > 0, else 0.
 Tensor relu(const Tensor& x);
+/// The Gauss error function (exact GELU is built on it).
+Tensor erf(const Tensor& x);
 /// Elementwise larger value; where equal, each side gets half the gradient.
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);

@@ -91,6 +91,9 @@ void unary_typed(UnaryKind kind, const View& out, const View& x) {
     case UnaryKind::Sigmoid:
       if constexpr (fp) return run_unary<T, T>(out, x, [](T v) { return sigmoid(v); });
       break;
+    case UnaryKind::Erf:
+      if constexpr (fp) return run_unary<T, T>(out, x, [](T v) { return std::erf(v); });
+      break;
   }
   unsupported(detail::unary_name(kind), x.dtype);
 }

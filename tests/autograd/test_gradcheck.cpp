@@ -16,25 +16,13 @@
 #include <string>
 #include <vector>
 
+#include "../grad_table.hpp"
+
 using namespace tapeflow;
+using namespace tapeflow::test;
+using namespace tapeflow::test::table;
 
 namespace {
-
-/// Where a row's inputs are drawn from (the ops.def domains).
-enum class Domain { Any, Positive, AwayFromZero };
-
-using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
-
-struct GradCase {
-  const char* name;
-  std::vector<Shape> shapes;
-  Fn fn;
-  Domain domain = Domain::Any;
-  /// Defaults (atol 1e-7, rtol 1e-6, eps 1e-6) unless a row says why it needs more.
-  GradcheckOptions options = {};
-  /// False only where the op itself refuses non-contiguous input (view needing a reshape copy).
-  bool noncontiguous_ok = true;
-};
 
 // Row names are "<op>" or "<op> <variant>"; the coverage check compares the part before ' '.
 std::string op_of(const std::string& row_name) { return row_name.substr(0, row_name.find(' ')); }
@@ -49,6 +37,7 @@ const std::map<std::string, std::function<Tensor(const Tensor&)>>& unary_fns() {
       {"tanh", [](const Tensor& x) { return tanh(x); }},
       {"sigmoid", [](const Tensor& x) { return sigmoid(x); }},
       {"relu", [](const Tensor& x) { return relu(x); }},
+      {"erf", [](const Tensor& x) { return erf(x); }},
   };
   return m;
 }
@@ -252,114 +241,11 @@ const std::vector<GradCase>& cases() {
   return rows;
 }
 
-std::vector<double> draw(const Shape& shape, Domain domain, std::mt19937_64& rng) {
-  std::vector<double> v(static_cast<std::size_t>(shape_numel(shape)));
-  std::uniform_real_distribution<double> any(-2.0, 2.0), mag(0.5, 2.0);
-  std::bernoulli_distribution coin(0.5);
-  for (auto& x : v) {
-    switch (domain) {
-      case Domain::Any: x = any(rng); break;
-      case Domain::Positive: x = mag(rng); break;
-      case Domain::AwayFromZero: x = coin(rng) ? mag(rng) : -mag(rng); break;
-    }
-  }
-  return v;
-}
-
-Tensor contiguous_input(const std::vector<double>& v, const Shape& shape) {
-  if (shape.empty()) return scalar_tensor(v[0], {.dtype = Float64});
-  return tensor(v, shape, {.dtype = Float64});
-}
-
-/// The same values as contiguous_input(v, shape), laid out non-contiguously: the transpose of a
-/// contiguous tensor where the last two dims allow it, otherwise every other element of a longer
-/// tensor (the skipped elements are NaN, so reading them shows). Undefined when impossible.
-Tensor noncontiguous_input(const std::vector<double>& v, const Shape& shape) {
-  const int r = static_cast<int>(shape.size());
-  if (r >= 2 && shape[r - 1] > 1 && shape[r - 2] > 1) {
-    const int64_t n = shape[r - 2], m = shape[r - 1];
-    const int64_t batch = shape_numel(shape) / (n * m);
-    Shape base_shape = shape;
-    std::swap(base_shape[r - 1], base_shape[r - 2]);
-    std::vector<double> base(v.size());
-    for (int64_t b = 0; b < batch; ++b)
-      for (int64_t i = 0; i < n; ++i)
-        for (int64_t j = 0; j < m; ++j) base[b * n * m + j * n + i] = v[b * n * m + i * m + j];
-    return tensor(base, base_shape, {.dtype = Float64}).transpose(-1, -2);
-  }
-  int d = r - 1;
-  while (d >= 0 && shape[d] <= 1) --d;
-  if (d < 0) return Tensor();
-  int64_t outer = 1, inner = 1, len = shape[d];
-  for (int k = 0; k < d; ++k) outer *= shape[k];
-  for (int k = d + 1; k < r; ++k) inner *= shape[k];
-  Shape base_shape = shape;
-  base_shape[d] = 2 * len;
-  std::vector<double> base(v.size() * 2, std::numeric_limits<double>::quiet_NaN());
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t k = 0; k < len; ++k)
-      for (int64_t i = 0; i < inner; ++i)
-        base[(o * 2 * len + 2 * k) * inner + i] = v[(o * len + k) * inner + i];
-  return tensor(base, base_shape, {.dtype = Float64}).slice(d, 0, 2 * len, 2);
-}
-
-bool run_gradcheck(const GradCase& row, const std::vector<Tensor>& inputs) {
-  bool ok = false;
-  CHECK_NOTHROW(ok = gradcheck(row.fn, inputs, row.options));
-  return ok;
-}
-
 }  // namespace
 
 TEST_CASE("autograd: every op's gradient matches central differences", "[autograd][gradcheck]") {
-  std::mt19937_64 rng(20240521);
   REQUIRE(cases().size() > 100);
-  for (const auto& row : cases()) {
-    INFO("row: " << row.name);
-    std::vector<std::vector<double>> values;
-    for (const auto& s : row.shapes) values.push_back(draw(s, row.domain, rng));
-    const std::size_t n = row.shapes.size();
-
-    {
-      INFO("variant: all inputs contiguous, all require grad");
-      std::vector<Tensor> inputs;
-      for (std::size_t i = 0; i < n; ++i)
-        inputs.push_back(contiguous_input(values[i], row.shapes[i]).requires_grad_());
-      CHECK(run_gradcheck(row, inputs));
-    }
-
-    if (n > 1) {
-      for (std::size_t only = 0; only < n; ++only) {
-        INFO("variant: only input " << only << " requires grad");
-        std::vector<Tensor> inputs;
-        for (std::size_t i = 0; i < n; ++i) {
-          Tensor t = contiguous_input(values[i], row.shapes[i]);
-          if (i == only) t.requires_grad_();
-          inputs.push_back(t);
-        }
-        CHECK(run_gradcheck(row, inputs));
-      }
-    }
-
-    if (row.noncontiguous_ok) {
-      INFO("variant: non-contiguous inputs, all require grad");
-      std::vector<Tensor> inputs;
-      bool any_noncontiguous = false;
-      for (std::size_t i = 0; i < n; ++i) {
-        Tensor t = noncontiguous_input(values[i], row.shapes[i]);
-        if (t.defined()) {
-          CHECK_FALSE(t.is_contiguous());
-          CHECK(t.shape() == row.shapes[i]);
-          CHECK(t.to_vector<double>() == values[i]);
-          any_noncontiguous = true;
-        } else {
-          t = contiguous_input(values[i], row.shapes[i]);
-        }
-        inputs.push_back(t.requires_grad_());
-      }
-      if (any_noncontiguous) CHECK(run_gradcheck(row, inputs));
-    }
-  }
+  check_gradient_rows(cases(), 20240521);
 }
 
 TEST_CASE("autograd: every ops.def primitive has a gradient row", "[autograd][gradcheck]") {
@@ -404,6 +290,7 @@ TEST_CASE("autograd: second derivatives match central differences of the first",
       {"log_softmax", {{3, 4}}, [](V v) { return log_softmax(v[0], -1); }},
       {"cross_entropy", {{3, 5}}, [targets](V v) { return cross_entropy(v[0], targets); }},
       {"sqrt", {{3, 4}}, [](V v) { return sqrt(v[0]); }, Domain::Positive},
+      {"erf", {{3, 4}}, [](V v) { return erf(v[0]); }},
       {"mse_loss", {{3, 4}, {3, 4}}, [](V v) { return mse_loss(v[0], v[1]); }},
       {"logsumexp", {{3, 4}}, [](V v) { return logsumexp(v[0], {1}); }},
       {"sum then square", {{3, 4}}, [](V v) { return sum(v[0], {0}) * sum(v[0], {0}); }},
