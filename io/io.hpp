@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: MIT
+// io/: reading data (IDX files, datasets and loaders).
+#pragma once
