@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+#include "adagrad.hpp"
+
+#include "../autograd/tape.hpp"
+#include "../tensor/ops.hpp"
+#include "detail/check.hpp"
+
+namespace tapeflow::optim {
+
+Adagrad::Adagrad(std::vector<Tensor> parameters, AdagradOptions options)
+    : Adagrad(std::vector<ParamGroup<AdagradOptions>>{ParamGroup<AdagradOptions>(std::move(parameters))},
+              options) {}
+
+Adagrad::Adagrad(std::vector<ParamGroup<AdagradOptions>> groups, AdagradOptions defaults)
+    : Optimizer("Adagrad") {
+  options_ = add_param_groups(std::move(groups), defaults, [this](const AdagradOptions& o) {
+    const std::string& who = this->name();
+    detail::check_lr(who, o.lr);
+    detail::check_non_negative(who, "lr_decay", o.lr_decay);
+    detail::check_non_negative(who, "weight_decay", o.weight_decay);
+    detail::check_non_negative(who, "initial_accumulator_value", o.initial_accumulator_value);
+    detail::check_non_negative(who, "eps", o.eps);
+  });
+  NoGradGuard off;
+  for (std::size_t group = 0; group < num_param_groups(); ++group)
+    for (std::size_t i = group_begin(group); i < group_end(group); ++i) {
+      state(i)["step"] = scalar_tensor(0.0, {.dtype = Float64});
+      state(i)["sum"] = full_like(parameters_[i], options_[group].initial_accumulator_value);
+    }
+}
+
+AdagradOptions Adagrad::options(std::size_t group) const {
+  AdagradOptions o = options_.at(group);
+  o.lr = lr(group);
+  return o;
+}
+
+std::vector<std::string> Adagrad::state_names(std::size_t) const { return {"step", "sum"}; }
+
+void Adagrad::step() {
+  NoGradGuard off;
+  for (std::size_t group = 0; group < num_param_groups(); ++group) {
+    const AdagradOptions& o = options_[group];
+    const double rate = lr(group);
+    for (std::size_t i = group_begin(group); i < group_end(group); ++i) {
+      Tensor& p = parameters_[i];
+      Tensor g = p.grad();
+      if (!g.defined()) continue;
+      StateDict& st = state(i);
+      Tensor& counter = st["step"];
+      Tensor& sum = st["sum"];
+      // NOTE: load_state_dict may leave a never-stepped parameter without state.
+      if (!counter.defined()) counter = scalar_tensor(0.0, {.dtype = Float64});
+      if (!sum.defined()) sum = full_like(p, o.initial_accumulator_value);
+      const double t = counter.item_double() + 1.0;
+      counter.fill_(t);
+
+      if (o.weight_decay != 0) g = g + p * o.weight_decay;
+      const double clr = rate / (1.0 + (t - 1.0) * o.lr_decay);
+      sum.add_(g * g);
+      p.sub_(g / (sqrt(sum) + o.eps) * clr);
+    }
+  }
+}
+
+}  // namespace tapeflow::optim
