@@ -3,10 +3,12 @@
 // Functional forms live in nn::functional (LibTorch users write `namespace F = nn::functional`).
 #pragma once
 #include "activation.hpp"
+#include "conv.hpp"
 #include "dropout.hpp"
 #include "init.hpp"
 #include "linear.hpp"
 #include "loss.hpp"
 #include "module.hpp"
 #include "normalization.hpp"
+#include "pooling.hpp"
 #include "sequential.hpp"

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: MIT
+// Convolution as im2col + GEMM, where im2col is a gather: index_select on each sample's
+// flattened input with a precomputed Int64 index. Its backward (a scatter-add) and every
+// higher derivative come from index_select's, concat's and matmul's own rules, so this file
+// has no backward code.
+#include "conv.hpp"
+
+#include <cmath>
+#include <utility>
+#include <vector>
+
+#include "../tensor/ops.hpp"
+#include "init.hpp"
+
+namespace tapeflow::nn {
+
+namespace {
+
+/// Spatial geometry of one conv2d call.
+struct WindowGeometry {
+  int64_t channels, height, width;
+  Size2 kernel, stride, padding, dilation;
+  int64_t out_h, out_w;
+  bool padded() const { return padding.h > 0 || padding.w > 0; }
+};
+
+// NOTE: appended piece by piece; `"(" + std::to_string(..) + ...` trips GCC 12's bogus -Wrestrict.
+std::string joined(const char* open, const Size2& s, const char* sep, const char* close) {
+  std::string r = open;
+  r += std::to_string(s.h);
+  r += sep;
+  r += std::to_string(s.w);
+  r += close;
+  return r;
+}
+std::string size2_str(const Size2& s) { return joined("[", s, ",", "]"); }
+
+WindowGeometry window_geometry(const Shape& input, Size2 kernel, Size2 stride, Size2 padding, Size2 dilation) {
+  if (kernel.h <= 0 || kernel.w <= 0)
+    throw ValueError("conv2d: kernel size must be positive, got " + size2_str(kernel));
+  if (stride.h <= 0 || stride.w <= 0)
+    throw ValueError("conv2d: stride must be positive, got " + size2_str(stride));
+  if (dilation.h <= 0 || dilation.w <= 0)
+    throw ValueError("conv2d: dilation must be positive, got " + size2_str(dilation));
+  if (padding.h < 0 || padding.w < 0)
+    throw ValueError("conv2d: padding must be non-negative, got " + size2_str(padding));
+  const int64_t h = input[2], w = input[3];
+  const Size2 span{dilation.h * (kernel.h - 1) + 1, dilation.w * (kernel.w - 1) + 1};
+  const Size2 padded{h + 2 * padding.h, w + 2 * padding.w};
+  if (span.h > padded.h || span.w > padded.w)
+    throw ShapeError("conv2d: kernel " + size2_str(kernel) +
+                     (span == kernel ? std::string() : " (dilated to " + size2_str(span) + ")") +
+                     " is larger than the padded input " + size2_str(padded) + " of input " + shape_str(input));
+  return {input[1], h,        w,        kernel,
+          stride,   padding,  dilation, (padded.h - span.h) / stride.h + 1,
+          (padded.w - span.w) / stride.w + 1};
+}
+
+/// Int64 index of one sample's im2col rows, [OH·OW·(C·kh·kw + ones)], into the sample
+/// flattened to [C·H·W] followed by its extra slots: a zero (when padded), then a one (when
+/// `ones`). Row (oh, ow) lists the taps in (c, i, j) order, like the weight's [C, kh, kw];
+/// padding taps read the zero slot, and with `ones` each row ends with the one slot, a column
+/// of ones that folds the bias into the GEMM. Cached per geometry (on the CPU; moved to the
+/// device per call, so no device memory outlives its runtime at exit).
+Tensor window_index(const WindowGeometry& g, bool ones, Device device) {
+  using Key = std::vector<int64_t>;
+  Key key{g.channels,  g.height,    g.width,      g.kernel.h,   g.kernel.w, g.stride.h, g.stride.w,
+          g.padding.h, g.padding.w, g.dilation.h, g.dilation.w, ones};
+  thread_local std::vector<std::pair<Key, Tensor>> cache;
+  constexpr std::size_t kCacheSize = 16;
+  for (const auto& [k, index] : cache)
+    if (k == key) return index.to(device);
+
+  const int64_t kh = g.kernel.h, kw = g.kernel.w, plane = g.height * g.width;
+  const int64_t zero_slot = g.channels * plane, one_slot = zero_slot + (g.padded() ? 1 : 0);
+  std::vector<int64_t> idx(static_cast<std::size_t>(g.out_h * g.out_w * (g.channels * kh * kw + ones)));
+  std::size_t at = 0;
+  for (int64_t oh = 0; oh < g.out_h; ++oh)
+    for (int64_t ow = 0; ow < g.out_w; ++ow) {
+      for (int64_t c = 0; c < g.channels; ++c)
+        for (int64_t i = 0; i < kh; ++i) {
+          const int64_t ih = oh * g.stride.h - g.padding.h + i * g.dilation.h;
+          for (int64_t j = 0; j < kw; ++j) {
+            const int64_t iw = ow * g.stride.w - g.padding.w + j * g.dilation.w;
+            const bool inside = ih >= 0 && ih < g.height && iw >= 0 && iw < g.width;
+            idx[at++] = inside ? c * plane + ih * g.width + iw : zero_slot;
+          }
+        }
+      if (ones) idx[at++] = one_slot;
+    }
+  Tensor index = tensor(idx, {}, {.dtype = Int64});
+  if (cache.size() >= kCacheSize) cache.erase(cache.begin());
+  cache.emplace_back(std::move(key), index);
+  return index.to(device);
+}
+
+/// The im2col matrix [N·OH·OW, C·kh·kw (+ 1 with `ones`)] of x [N, C, H, W]: one gather.
+Tensor im2col(const Tensor& x, const WindowGeometry& g, bool ones) {
+  const int64_t n = x.size(0);
+  Tensor flat = x.reshape({n, g.channels * g.height * g.width});
+  const int64_t slots = (g.padded() ? 1 : 0) + (ones ? 1 : 0);
+  if (slots > 0) {
+    std::vector<double> extra;
+    for (int64_t s = 0; s < n; ++s) {
+      if (g.padded()) extra.push_back(0.0);
+      if (ones) extra.push_back(1.0);
+    }
+    flat = concat({flat, tensor(extra, {n, slots}, {.dtype = x.dtype(), .device = x.device()})}, 1);
+  }
+  return index_select(flat, 1, window_index(g, ones, x.device()))
+      .reshape({n * g.out_h * g.out_w, g.channels * g.kernel.h * g.kernel.w + (ones ? 1 : 0)});
+}
+
+}  // namespace
+
+Tensor functional::conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                          const Conv2dOptions& options) {
+  if (!input.defined() || !weight.defined())
+    throw ValueError("conv2d: got an undefined input or weight");
+  if (input.dim() != 3 && input.dim() != 4)
+    throw ShapeError("conv2d: expected input [N, C, H, W] (or unbatched [C, H, W]), got " +
+                     shape_str(input.shape()));
+  if (weight.dim() != 4)
+    throw ShapeError("conv2d: expected weight [out_channels, in_channels / groups, kh, kw], got " +
+                     shape_str(weight.shape()));
+  if (!is_floating(input.dtype()) || input.dtype() != weight.dtype() ||
+      (bias.defined() && bias.dtype() != input.dtype()))
+    throw DTypeError("conv2d: input, weight and bias must share one floating dtype, got " +
+                     std::string(dtype_name(input.dtype())) + ", " + dtype_name(weight.dtype()) +
+                     (bias.defined() ? std::string(", ") + dtype_name(bias.dtype()) : std::string()));
+  if (input.device() != weight.device() || (bias.defined() && bias.device() != input.device()))
+    throw DeviceError("conv2d: input, weight and bias must be on one device");
+  if (input.dim() == 3) return conv2d(input.unsqueeze(0), weight, bias, options).squeeze(0);
+
+  const int64_t groups = options.groups;
+  if (groups <= 0) throw ValueError("conv2d: groups must be positive, got " + std::to_string(groups));
+  const Shape& xs = input.shape();
+  const Shape& ws = weight.shape();
+  const int64_t n = xs[0], channels = xs[1], out_channels = ws[0];
+  if (channels != ws[1] * groups)
+    throw ShapeError("conv2d: input " + shape_str(xs) + " has " + std::to_string(channels) +
+                     " channels but weight " + shape_str(ws) + " expects " + std::to_string(ws[1] * groups) +
+                     (groups > 1 ? " (" + std::to_string(ws[1]) + " per group, groups=" + std::to_string(groups) + ")"
+                                 : std::string()));
+  if (out_channels % groups != 0)
+    throw ShapeError("conv2d: weight " + shape_str(ws) + " has " + std::to_string(out_channels) +
+                     " output channels, not divisible by groups=" + std::to_string(groups));
+  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != out_channels))
+    throw ShapeError("conv2d: bias " + shape_str(bias.shape()) + " does not fit weight " + shape_str(ws) +
+                     " (expected [" + std::to_string(out_channels) + "])");
+  if (bias.defined() && !options.bias)
+    throw ValueError("conv2d: options.bias is false but a bias tensor was given");
+
+  const WindowGeometry g = window_geometry(xs, {ws[2], ws[3]}, options.stride, options.padding, options.dilation);
+  const int64_t rows = n * g.out_h * g.out_w, taps = channels * ws[2] * ws[3];
+  if (groups == 1) {
+    // Columns [N·OH·OW, C·kh·kw (+1)] make the whole batch ONE GEMM with the weight
+    // [OC, C·kh·kw (+1)]. The bias rides along as the weight's last column against a column of
+    // ones: its gradient then comes out of the weight's GEMM instead of a column-sum reduction.
+    const bool fold_bias = bias.defined();
+    Tensor w2 = weight.reshape({out_channels, taps});
+    if (fold_bias) w2 = concat({w2, bias.reshape({out_channels, 1})}, 1);
+    Tensor cols = im2col(input, g, fold_bias);
+    // NOTE: OpenBLAS is slow writing row-major results with few columns ([M, 1] takes ~30x
+    // longer than [1, M]), so when OC or the taps are few (first layers, pooling) the GEMM
+    // writes [OC, M] (and its backward [taps, M]) instead of [M, OC] (and [M, taps]).
+    if (out_channels < 16 || taps < 16) {
+      Tensor y = matmul(w2, cols.t());  // [OC, N·OH·OW]
+      return y.reshape({out_channels, n, g.out_h, g.out_w}).permute({1, 0, 2, 3}).contiguous();
+    }
+    Tensor y = matmul(cols, w2.t());  // [N·OH·OW, OC]
+    // NOTE: one copy to NCHW here is far cheaper than every later op walking a permuted view.
+    return y.reshape({n, g.out_h, g.out_w, out_channels}).permute({0, 3, 1, 2}).contiguous();
+  }
+  // Group k owns columns [k·C/G·kh·kw, (k+1)·C/G·kh·kw) and output channels
+  // [k·OC/G, (k+1)·OC/G): one batched GEMM over the groups.
+  const int64_t group_taps = taps / groups, group_out = out_channels / groups;
+  Tensor gcols = im2col(input, g, false).reshape({rows, groups, group_taps}).permute({1, 0, 2});
+  Tensor gw = weight.reshape({groups, group_out, group_taps}).transpose(1, 2);
+  Tensor y = matmul(gcols, gw).permute({1, 0, 2}).reshape({rows, out_channels});
+  if (bias.defined()) y = y + bias;
+  return y.reshape({n, g.out_h, g.out_w, out_channels}).permute({0, 3, 1, 2}).contiguous();
+}
+
+Conv2d::Conv2d(int64_t in, int64_t out, Size2 kernel, Conv2dOptions opts)
+    : Module("Conv2d"), in_channels(in), out_channels(out), kernel_size(kernel), options(opts) {
+  if (in <= 0 || out <= 0)
+    throw ValueError("Conv2d: in_channels and out_channels must be positive, got " + std::to_string(in) +
+                     " and " + std::to_string(out));
+  if (kernel.h <= 0 || kernel.w <= 0)
+    throw ValueError("Conv2d: kernel_size must be positive, got " + size2_str(kernel));
+  if (opts.groups <= 0 || in % opts.groups != 0 || out % opts.groups != 0)
+    throw ValueError("Conv2d: groups=" + std::to_string(opts.groups) +
+                     " must be positive and divide in_channels " + std::to_string(in) +
+                     " and out_channels " + std::to_string(out));
+  weight = register_parameter("weight", empty({out, in / opts.groups, kernel.h, kernel.w}));
+  if (opts.bias) bias = register_parameter("bias", empty({out}));
+  reset_parameters();
+}
+
+void Conv2d::reset_parameters() {
+  // LibTorch: kaiming_uniform_(a = sqrt(5)) on the weight, which is U(±1/sqrt(fan_in)).
+  init::kaiming_uniform_(weight, std::sqrt(5.0));
+  if (bias.defined()) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(init::calculate_fan_in_and_fan_out(weight).fan_in));
+    init::uniform_(bias, -bound, bound);
+  }
+}
+
+Tensor Conv2d::forward(const Tensor& input) { return functional::conv2d(input, weight, bias, options); }
+
+std::string Conv2d::extra_repr() const {
+  auto pair = [](const Size2& s) { return joined("(", s, ", ", ")"); };
+  std::string r = std::to_string(in_channels) + ", " + std::to_string(out_channels) +
+                  ", kernel_size=" + pair(kernel_size) + ", stride=" + pair(options.stride);
+  if (options.padding != Size2(0)) r += ", padding=" + pair(options.padding);
+  if (options.dilation != Size2(1)) r += ", dilation=" + pair(options.dilation);
+  if (options.groups != 1) r += ", groups=" + std::to_string(options.groups);
+  if (!bias.defined()) r += ", bias=false";
+  return r;
+}
+
+}  // namespace tapeflow::nn
