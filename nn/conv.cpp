@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../tensor/ops.hpp"
+#include "detail/size2_format.hpp"
 #include "init.hpp"
 
 namespace tapeflow::nn {
@@ -24,16 +25,8 @@ struct WindowGeometry {
   bool padded() const { return padding.h > 0 || padding.w > 0; }
 };
 
-// NOTE: appended piece by piece; `"(" + std::to_string(..) + ...` trips GCC 12's bogus -Wrestrict.
-std::string joined(const char* open, const Size2& s, const char* sep, const char* close) {
-  std::string r = open;
-  r += std::to_string(s.h);
-  r += sep;
-  r += std::to_string(s.w);
-  r += close;
-  return r;
-}
-std::string size2_str(const Size2& s) { return joined("[", s, ",", "]"); }
+using detail::pair_str;
+using detail::size2_str;
 
 WindowGeometry window_geometry(const Shape& input, Size2 kernel, Size2 stride, Size2 padding, Size2 dilation) {
   if (kernel.h <= 0 || kernel.w <= 0)
@@ -210,11 +203,10 @@ void Conv2d::reset_parameters() {
 Tensor Conv2d::forward(const Tensor& input) { return functional::conv2d(input, weight, bias, options); }
 
 std::string Conv2d::extra_repr() const {
-  auto pair = [](const Size2& s) { return joined("(", s, ", ", ")"); };
   std::string r = std::to_string(in_channels) + ", " + std::to_string(out_channels) +
-                  ", kernel_size=" + pair(kernel_size) + ", stride=" + pair(options.stride);
-  if (options.padding != Size2(0)) r += ", padding=" + pair(options.padding);
-  if (options.dilation != Size2(1)) r += ", dilation=" + pair(options.dilation);
+                  ", kernel_size=" + pair_str(kernel_size) + ", stride=" + pair_str(options.stride);
+  if (options.padding != Size2(0)) r += ", padding=" + pair_str(options.padding);
+  if (options.dilation != Size2(1)) r += ", dilation=" + pair_str(options.dilation);
   if (options.groups != 1) r += ", groups=" + std::to_string(options.groups);
   if (!bias.defined()) r += ", bias=false";
   return r;

@@ -14,23 +14,16 @@
 #include <vector>
 
 #include "../autograd/tape.hpp"
+#include "detail/size2_format.hpp"
 #include "../tensor/ops.hpp"
+#include "detail/size2_format.hpp"
 
 namespace tapeflow::nn {
 
 namespace {
 
-// NOTE: appended piece by piece; `"(" + std::to_string(..) + ...` trips GCC 12's bogus -Wrestrict.
-std::string joined(const char* open, const Size2& s, const char* sep, const char* close) {
-  std::string r = open;
-  r += std::to_string(s.h);
-  r += sep;
-  r += std::to_string(s.w);
-  r += close;
-  return r;
-}
-std::string size2_str(const Size2& s) { return joined("[", s, ",", "]"); }
-std::string pair_str(const Size2& s) { return joined("(", s, ", ", ")"); }
+using detail::pair_str;
+using detail::size2_str;
 
 void check_input(const char* op, const Tensor& x) {
   const std::string name(op);
