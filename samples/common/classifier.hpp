@@ -42,6 +42,7 @@ inline std::pair<io::MNIST, io::MNIST> load_fashion_mnist(const std::string& dir
 inline double accuracy(nn::Module& model, const io::MNIST& set, std::vector<int64_t>* hits = nullptr,
                        std::vector<int64_t>* counts = nullptr) {
   NoGradGuard off;
+  const bool was_training = model.is_training();
   model.eval();
   io::DataLoader loader(set, {.batch_size = 1000});
   int64_t right = 0;
@@ -58,7 +59,7 @@ inline double accuracy(nn::Module& model, const io::MNIST& set, std::vector<int6
       }
     }
   }
-  model.train();
+  model.train(was_training);
   return static_cast<double>(right) / static_cast<double>(set.size());
 }
 
