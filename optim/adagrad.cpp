@@ -46,14 +46,10 @@ void Adagrad::step() {
       Tensor& p = parameters_[i];
       Tensor g = p.grad();
       if (!g.defined()) continue;
-      StateDict& st = state(i);
-      Tensor& counter = st["step"];
-      Tensor& sum = st["sum"];
       // NOTE: load_state_dict may leave a never-stepped parameter without state.
-      if (!counter.defined()) counter = scalar_tensor(0.0, {.dtype = Float64});
+      Tensor& sum = state(i)["sum"];
       if (!sum.defined()) sum = full_like(p, o.initial_accumulator_value);
-      const double t = counter.item_double() + 1.0;
-      counter.fill_(t);
+      const double t = advance_step(i);
 
       if (o.weight_decay != 0) g = g + p * o.weight_decay;
       const double clr = rate / (1.0 + (t - 1.0) * o.lr_decay);

@@ -49,14 +49,11 @@ void Adam::step() {
       Tensor g = p.grad();
       if (!g.defined()) continue;
       StateDict& st = state(i);
-      Tensor& counter = st["step"];
       Tensor& exp_avg = st["exp_avg"];
       Tensor& exp_avg_sq = st["exp_avg_sq"];
-      if (!counter.defined()) counter = scalar_tensor(0.0, {.dtype = Float64});
       if (!exp_avg.defined()) exp_avg = zeros_like(p);
       if (!exp_avg_sq.defined()) exp_avg_sq = zeros_like(p);
-      const double t = counter.item_double() + 1.0;
-      counter.fill_(t);
+      const double t = advance_step(i);
 
       if (o.weight_decay != 0) {
         if (decoupled_) p.mul_(1.0 - rate * o.weight_decay);

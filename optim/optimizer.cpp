@@ -66,6 +66,14 @@ void Optimizer::check_group(std::size_t group) const {
                  " does not exist (the optimizer has ", lrs_.size(), ")");
 }
 
+double Optimizer::advance_step(std::size_t index) {
+  Tensor& counter = state(index)["step"];
+  if (!counter.defined()) counter = scalar_tensor(0.0, {.dtype = Float64});
+  const double t = counter.item_double() + 1.0;
+  counter.fill_(t);
+  return t;
+}
+
 void Optimizer::zero_grad() {
   for (Tensor& p : parameters_) p.set_grad(Tensor());
 }

@@ -116,6 +116,9 @@ class Optimizer {
   virtual std::vector<std::string> state_names(std::size_t group) const;
   /// The state of parameter `index` by name: empty until its first step, filled by step().
   StateDict& state(std::size_t index) { return state_[index]; }
+  /// Counts one more step of parameter `index` in its `step` state (a 0-d Float64, created on
+  /// first use, also after a load_state_dict that had none for it) and returns the new count.
+  double advance_step(std::size_t index);
   /// Parameters of `group` are parameters_[group_begin(group) .. group_end(group)).
   std::size_t group_begin(std::size_t group) const { return group_begin_[group]; }
   std::size_t group_end(std::size_t group) const { return group_begin_[group + 1]; }

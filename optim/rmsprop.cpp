@@ -47,11 +47,9 @@ void RMSprop::step() {
       Tensor g = p.grad();
       if (!g.defined()) continue;
       StateDict& st = state(i);
-      Tensor& counter = st["step"];
       Tensor& square_avg = st["square_avg"];
-      if (!counter.defined()) counter = scalar_tensor(0.0, {.dtype = Float64});
       if (!square_avg.defined()) square_avg = zeros_like(p);
-      counter.fill_(counter.item_double() + 1.0);
+      advance_step(i);
 
       if (o.weight_decay != 0) g = g + p * o.weight_decay;
       square_avg.mul_(o.alpha).add_(g * g * (1.0 - o.alpha));
