@@ -34,6 +34,9 @@ Node::~Node() {
   // than destroyed here, so dropping a 10^6-op chain does not recurse 10^6 frames deep.
   thread_local bool draining = false;
   thread_local std::vector<std::shared_ptr<Node>> pending;
+  // A saved input holds its producer too (through its grad_fn): let go of it first, or the edge
+  // below would not be the last owner and `y = y * c` chains would be torn down recursively.
+  ctx.saved_.clear();
   for (std::size_t i = 0; i < edges.size(); ++i)
     if (edges[i].fn && edges[i].fn.use_count() == 1) pending.push_back(std::move(edges[i].fn));
   --g_live_nodes;
@@ -87,8 +90,11 @@ bool Ctx::needs_grad(std::size_t i) const {
 
 std::shared_ptr<Node> new_node(const char* name, BackwardFn backward) {
   auto node = std::make_shared<Node>(name, backward);
+  // One counter for all threads: a tensor recorded on one thread may be consumed on another,
+  // and backward's order (decreasing sequence) must then still put consumers first.
+  static std::atomic<uint64_t> sequence{0};
   TapeState& st = tape_state();
-  node->sequence = ++st.sequence;
+  node->sequence = sequence.fetch_add(1, std::memory_order_relaxed) + 1;
   node->scope = st.scope;
   return node;
 }
@@ -183,7 +189,9 @@ std::vector<Tensor> run_backward(const EngineRequest& rq) {
   }
 
   // Collect every entry the outputs depend on, iteratively (no recursion depth limit).
-  const uint64_t epoch = ++st.epoch;
+  // Process-wide, like the sequence: nodes recorded on one thread may be replayed on another.
+  static std::atomic<uint64_t> epochs{0};
+  const uint64_t epoch = epochs.fetch_add(1, std::memory_order_relaxed) + 1;
   std::vector<Node*> order;
   std::vector<Node*> stack;
   for (const Tensor& y : outputs)

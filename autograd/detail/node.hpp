@@ -80,7 +80,7 @@ struct Node : std::enable_shared_from_this<Node> {
   /// For custom Functions (backward == nullptr): the user's backward.
   std::function<Grads(Node&, const Tensor&)> custom_backward;
   std::shared_ptr<const std::string> scope;
-  uint64_t sequence;  // recording order: backward replays in decreasing order
+  uint64_t sequence;  // recording order, process-wide: backward replays in decreasing order
   SmallVector<Edge, 3> edges;
   Ctx ctx;
   Shape output_shape;
@@ -98,8 +98,6 @@ struct TapeState {
   bool grad_enabled = true;
   bool anomaly = false;
   int open_tapes = 0;
-  uint64_t sequence = 0;
-  uint64_t epoch = 0;
   std::shared_ptr<const std::string> scope;
 };
 TapeState& tape_state();

@@ -14,6 +14,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace tapeflow;
@@ -614,6 +615,21 @@ TEST_CASE("autograd: a 100000-op chain backpropagates without recursion and drop
     }
     CHECK(live_tape_entries() == baseline);
   }
+  SECTION("chains whose ops save their input are dropped without recursion") {
+    // Each mul/exp saves its input, whose grad_fn is the previous entry: a second owner besides
+    // the edge. These chains used to be torn down recursively and overflow the stack.
+    Tensor x = leaf({1.0, 2.0});
+    {
+      Tensor y = x;
+      for (int i = 0; i < n; ++i) y = y * factor;
+      CHECK(live_tape_entries() >= baseline + n);
+    }
+    {
+      Tensor y = x;
+      for (int i = 0; i < n; ++i) y = (y * 1e-9).exp();
+    }
+    CHECK(live_tape_entries() == baseline);
+  }
   SECTION("retained chain dropped after backward") {
     Tensor x = leaf({1.0});
     {
@@ -623,4 +639,24 @@ TEST_CASE("autograd: a 100000-op chain backpropagates without recursion and drop
     }
     CHECK(live_tape_entries() == baseline);
   }
+}
+
+TEST_CASE("autograd: history recorded on one thread backpropagates on another", "[autograd][threads]") {
+  // Recording order is process-wide: backward on the second thread must still replay the second
+  // thread's entries before the first thread's. Per-thread counters lost x's gradient here.
+  Tensor x = leaf({1.0, 2.0});
+  Tensor y = x * 3.0;
+  for (int i = 0; i < 50; ++i) y = y + 0.0;  // this thread's counter runs ahead of the other's
+  Tensor grad;
+  std::thread([&] {
+    Tensor z = (y * 2.0 + 1.0).sum();
+    z.backward({}, /*retain_graph=*/true);
+    grad = x.grad();
+  }).join();
+  REQUIRE(grad.defined());
+  check_close(values(grad), {6.0, 6.0}, 1e-12);
+  // And back on this thread, replaying entries that the other thread replayed before.
+  x.set_grad(Tensor());
+  (y * 2.0).sum().backward();
+  check_close(values(x.grad()), {6.0, 6.0}, 1e-12);
 }

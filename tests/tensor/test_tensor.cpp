@@ -78,6 +78,14 @@ TEST_CASE("tensor: tensor() infers dtype from the initializer list", "[tensor]")
   CHECK(iv.to_vector<int64_t>() == std::vector<int64_t>{7, 8});
 }
 
+TEST_CASE("tensor: empty tensors are contiguous whatever the position of the zero", "[tensor]") {
+  for (const Shape& shape : {Shape{0}, Shape{2, 0}, Shape{2, 0, 4}, Shape{0, 3}}) {
+    INFO(shape_str(shape));
+    CHECK(zeros(shape).is_contiguous());
+    CHECK(zeros(shape).contiguous().numel() == 0);
+  }
+}
+
 TEST_CASE("tensor: tensor() with a shape lays values out row-major", "[tensor]") {
   Tensor f = tensor({1.f, 2.f, 3.f, 4.f, 5.f, 6.f}, {2, 3});
   CHECK(f.shape() == Shape{2, 3});
