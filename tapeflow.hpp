@@ -3,6 +3,7 @@
 #pragma once
 #include "autograd/function.hpp"
 #include "autograd/gradcheck.hpp"
+#include "autograd/graph.hpp"
 #include "autograd/tape.hpp"
 #include "io/io.hpp"
 #include "nn/nn.hpp"
