@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "sequential.hpp"
 
+#include "../autograd/tape.hpp"
+
 namespace tapeflow::nn {
 
 void Sequential::append(std::shared_ptr<Module> module) {
@@ -9,8 +11,13 @@ void Sequential::append(std::shared_ptr<Module> module) {
 }
 
 Tensor Sequential::forward(const Tensor& input) {
+  // Each layer's ops are recorded under "<index>.<Type>" ("2.Linear/matmul"), so that errors,
+  // anomaly reports and graph pictures say which layer an op belongs to.
   Tensor x = input;
-  for (auto& m : modules_) x = m->forward(x);
+  for (std::size_t i = 0; i < modules_.size(); ++i) {
+    NameScope scope(std::to_string(i) + "." + modules_[i]->type_name());
+    x = modules_[i]->forward(x);
+  }
   return x;
 }
 

@@ -10,7 +10,9 @@
 // than the text's unigram entropy, printed for comparison. The program exits 1 unless the
 // final loss is below 75% of it.
 //
-// Default text: the GNU GPL version 3, which Debian ships on every machine.
+// Default text: the GNU GPL version 3, which Debian ships on every machine. Curves, generated
+// samples, weight histograms and the graph go to --logdir (runs/char_rnn), as in the other
+// samples (see samples/common/run_log.hpp).
 #include <tapeflow/tapeflow.hpp>
 
 #include <chrono>
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "../common/cli.hpp"
+#include "../common/run_log.hpp"
 
 using namespace tapeflow;
 
@@ -40,7 +43,18 @@ struct CharModel : nn::Module {
 
   /// indices [B, T] → logits [B, T, vocab], and the LSTM state after the last step.
   std::pair<Tensor, nn::LSTMState> step(const Tensor& indices, const nn::LSTMState& state = {}) {
-    nn::LSTMOutput out = lstm->forward(embed->forward(indices), state);
+    // Name scopes group each layer's ops in errors and in the graph picture.
+    Tensor x;
+    {
+      NameScope scope("embed");
+      x = embed->forward(indices);
+    }
+    nn::LSTMOutput out;
+    {
+      NameScope scope("lstm");
+      out = lstm->forward(x, state);
+    }
+    NameScope scope("head");
     return {head->forward(out.output), out.state()};
   }
 };
@@ -89,7 +103,8 @@ int main(int argc, char** argv) try {
                           {"batch-size", "32", "windows per step"},
                           {"lr", "0.002", "Adam learning rate"},
                           {"sample-every", "200", "steps between generated samples"},
-                          {"seed", "0", "seeds initialisation, shuffling and sampling"}});
+                          {"seed", "0", "seeds initialisation, shuffling and sampling"},
+                          {"logdir", "runs/char_rnn", "where curves, graph and TensorBoard events go"}});
   const auto seed = static_cast<uint64_t>(cli.integer("seed", 0));
   manual_seed(seed);
   const io::CharDataset data = io::CharDataset::from_file(cli.str("text"), cli.integer("seq-len"));
@@ -103,6 +118,7 @@ int main(int argc, char** argv) try {
   io::DataLoader loader(data, {.batch_size = cli.integer("batch-size"), .shuffle = true, .drop_last = true, .seed = seed});
   std::printf("%s\n", model.str().c_str());
 
+  samples::RunLog log(cli.str("logdir"));
   std::mt19937_64 rng(seed);
   const long steps = cli.integer("steps"), sample_every = cli.integer("sample-every");
   long step = 0;
@@ -114,6 +130,7 @@ int main(int argc, char** argv) try {
     for (const auto& [x, y] : loader) {
       auto [logits, state] = model.step(x);
       Tensor loss = cross_entropy(logits.reshape({-1, data.vocab_size()}), y.reshape({-1}));
+      log.graph(loss, model);  // before backward releases the tape
       optimizer.zero_grad();
       loss.backward();
       optim::clip_grad_norm_(model.parameters(), 5.0);
@@ -123,6 +140,7 @@ int main(int argc, char** argv) try {
       ++step;
       if (step % 25 == 0 || step == steps) {
         last_loss = window_loss / window;
+        log.scalar("loss/train", last_loss, step);
         std::printf("epoch %llu  step %4ld/%ld  loss %.3f (%.0f%% of unigram entropy)  %.0f chars/s\n",
                     static_cast<unsigned long long>(loader.epoch()), step, steps, last_loss,
                     100.0 * last_loss / entropy,
@@ -132,14 +150,19 @@ int main(int argc, char** argv) try {
         window = 0;
         t_window = std::chrono::steady_clock::now();
       }
-      if (step % sample_every == 0 || step == steps)
-        std::printf("--- sample at step %ld ---\n%s\n---\n", step,
-                    generate(model, data, "This License", 240, 0.8, rng).c_str());
+      if (step % sample_every == 0 || step == steps) {
+        const std::string text = generate(model, data, "This License", 240, 0.8, rng);
+        std::printf("--- sample at step %ld ---\n%s\n---\n", step, text.c_str());
+        log.text("sample", text, step);
+        log.histograms(model, step);
+        log.flush();
+      }
       if (step == steps) break;
     }
   }
   std::printf("final loss %.3f nats/char vs unigram entropy %.3f (%.0f%%), %.1f s\n", last_loss, entropy,
               100.0 * last_loss / entropy, seconds_since(t_start));
+  log.print_where();
   return last_loss < 0.75 * entropy ? 0 : 1;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "char_rnn: %s\n", e.what());

@@ -17,6 +17,7 @@
 
 #include "../common/classifier.hpp"
 #include "../common/cli.hpp"
+#include "../common/run_log.hpp"
 
 using namespace tapeflow;
 
@@ -44,7 +45,9 @@ int main(int argc, char** argv) try {
                           {"lr", "0.001", "initial Adam learning rate (cosine-annealed to 0)"},
                           {"batch-size", "64", "examples per step"},
                           {"seed", "0", "seeds initialisation and shuffling"},
-                          {"data", io::kFashionMNISTDir, "folder with Fashion-MNIST's IDX files"}});
+                          {"data", io::kFashionMNISTDir, "folder with Fashion-MNIST's IDX files"},
+                          {"logdir", "runs/cnn", "where curves, graph, TensorBoard events and checkpoints go"},
+                          {"resume", "", "continue from the checkpoint in --logdir", /*flag=*/true}});
   const auto [train, test] = samples::load_fashion_mnist(cli.str("data"), /*flatten=*/false);
 
   manual_seed(static_cast<uint64_t>(cli.integer("seed", 0)));
@@ -54,12 +57,15 @@ int main(int argc, char** argv) try {
   optim::CosineAnnealingLR schedule(optimizer, epochs);
   std::printf("%s\nAdam lr %g (cosine to 0), batch %ld, %d epochs\n", model.str().c_str(), cli.number("lr"),
               cli.integer("batch-size"), epochs);
+  samples::RunLog log(cli.str("logdir"));
   samples::fit(model, optimizer, train, test,
                {.epochs = epochs,
                 .batch_size = cli.integer("batch-size"),
                 .seed = static_cast<uint64_t>(cli.integer("seed", 0)),
                 .report_every = 100,
-                .after_epoch = [&] { schedule.step(); }});
+                .after_epoch = [&] { schedule.step(); },
+                .log = &log,
+                .resume = cli.flag("resume")});
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "cnn: %s\n", e.what());

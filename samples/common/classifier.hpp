@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The training loop the Fashion-MNIST samples share: shuffled mini-batches, a progress line
 // (epoch, step, loss, examples per second) while it trains, test accuracy after every epoch,
-// and per-class accuracy at the end. Written against the public API only, as a user would.
+// and per-class accuracy at the end. With a RunLog it also logs curves, histograms and the
+// graph, checkpoints after every epoch, and can resume from the last checkpoint. Written
+// against the public API only, as a user would.
 #pragma once
 #include <tapeflow/tapeflow.hpp>
 
@@ -10,6 +12,8 @@
 #include <cstdio>
 #include <string>
 #include <vector>
+
+#include "run_log.hpp"
 
 namespace samples {
 
@@ -68,7 +72,11 @@ struct FitOptions {
   int64_t batch_size = 64;
   uint64_t seed = 0;
   int report_every = 200;  ///< steps between progress lines
-  std::function<void()> after_epoch = nullptr;  ///< e.g. a learning-rate schedule's step()
+  /// Called after every epoch, e.g. a learning-rate schedule's step(). On resume it is called
+  /// once for each epoch already done, so that a schedule catches up.
+  std::function<void()> after_epoch = nullptr;
+  RunLog* log = nullptr;  ///< where curves, histograms, the graph and checkpoints go
+  bool resume = false;    ///< continue from the checkpoint in log's folder, when there is one
 };
 
 /// Trains `model` with cross-entropy and `optimizer`; returns the final test accuracy.
@@ -76,15 +84,29 @@ inline double fit(nn::Module& model, optim::Optimizer& optimizer, const io::MNIS
                   const FitOptions& o) {
   io::DataLoader loader(train, {.batch_size = o.batch_size, .shuffle = true, .seed = o.seed});
   const long long steps = loader.size();
+  int first_epoch = 1;
+  if (o.resume && o.log) {
+    if (const auto done = o.log->load_checkpoint(model, optimizer)) {
+      first_epoch = static_cast<int>(*done) + 1;
+      for (int e = 1; e < first_epoch; ++e)
+        if (o.after_epoch) o.after_epoch();
+      loader.set_epoch(static_cast<uint64_t>(*done));
+      o.log->resume_curves(*done * steps);
+      std::printf("resumed from %s after epoch %lld\n", o.log->dir().c_str(), static_cast<long long>(*done));
+    } else {
+      std::printf("no checkpoint in %s: starting afresh\n", o.log->dir().c_str());
+    }
+  }
   double total_s = 0;
   double acc = 0;
-  for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+  for (int epoch = first_epoch; epoch <= o.epochs; ++epoch) {
     const auto t_epoch = std::chrono::steady_clock::now();
     auto t_window = t_epoch;
     double loss_sum = 0, window_loss = 0;
     int64_t step = 0, window_steps = 0, window_examples = 0;
     for (const auto& [x, y] : loader) {
       Tensor loss = cross_entropy(model(x), y);
+      if (o.log) o.log->graph(loss, model);  // before backward releases the tape
       optimizer.zero_grad();
       loss.backward();
       optimizer.step();
@@ -95,6 +117,7 @@ inline double fit(nn::Module& model, optim::Optimizer& optimizer, const io::MNIS
       ++window_steps;
       window_examples += x.size(0);
       if (step % o.report_every == 0 || step == steps) {
+        if (o.log) o.log->scalar("loss/train", window_loss / static_cast<double>(window_steps), (epoch - 1) * steps + step);
         std::printf("  epoch %d  step %5lld/%lld  loss %.4f  %6.0f examples/s\n", epoch, static_cast<long long>(step),
                     steps, window_loss / static_cast<double>(window_steps),
                     static_cast<double>(window_examples) / seconds_since(t_window));
@@ -106,11 +129,20 @@ inline double fit(nn::Module& model, optim::Optimizer& optimizer, const io::MNIS
     }
     const double epoch_s = seconds_since(t_epoch);
     total_s += epoch_s;
+    const double lr = optimizer.lr();
     if (o.after_epoch) o.after_epoch();
     const auto t_test = std::chrono::steady_clock::now();
     acc = accuracy(model, test);
     std::printf("epoch %d: train loss %.4f, test accuracy %.2f%%, %.1f s training (+ %.1f s test)\n", epoch,
                 loss_sum / static_cast<double>(step), 100.0 * acc, epoch_s, seconds_since(t_test));
+    if (o.log) {
+      const int64_t global_step = epoch * steps;
+      o.log->scalar("accuracy/test", acc, global_step);
+      o.log->scalar("learning_rate", lr, global_step);
+      o.log->histograms(model, global_step);
+      o.log->save_checkpoint(model, optimizer, epoch);
+      o.log->flush();
+    }
     std::fflush(stdout);
   }
   std::vector<int64_t> hits, counts;
@@ -119,8 +151,10 @@ inline double fit(nn::Module& model, optim::Optimizer& optimizer, const io::MNIS
   for (int c = 0; c < 10; ++c)
     std::printf("  %-12s %5.1f%%\n", io::kFashionMNISTClasses[c],
                 100.0 * static_cast<double>(hits[c]) / static_cast<double>(counts[c]));
+  const int trained = o.epochs - first_epoch + 1;
   std::printf("\nfinal test accuracy %.2f%% after %d epochs, %.1f s per epoch\n", 100.0 * acc, o.epochs,
-              total_s / o.epochs);
+              trained > 0 ? total_s / trained : 0.0);
+  if (o.log) o.log->print_where();
   return acc;
 }
 

@@ -13,6 +13,7 @@
 
 #include "../common/classifier.hpp"
 #include "../common/cli.hpp"
+#include "../common/run_log.hpp"
 
 using namespace tapeflow;
 
@@ -23,7 +24,9 @@ int main(int argc, char** argv) try {
                           {"momentum", "0.9", "SGD (Nesterov) momentum"},
                           {"batch-size", "64", "examples per step"},
                           {"seed", "0", "seeds initialisation and shuffling"},
-                          {"data", io::kFashionMNISTDir, "folder with Fashion-MNIST's IDX files"}});
+                          {"data", io::kFashionMNISTDir, "folder with Fashion-MNIST's IDX files"},
+                          {"logdir", "runs/mlp", "where curves, graph, TensorBoard events and checkpoints go"},
+                          {"resume", "", "continue from the checkpoint in --logdir", /*flag=*/true}});
   const auto [train, test] = samples::load_fashion_mnist(cli.str("data"), /*flatten=*/true);
 
   manual_seed(static_cast<uint64_t>(cli.integer("seed", 0)));
@@ -34,11 +37,14 @@ int main(int argc, char** argv) try {
   optim::CosineAnnealingLR schedule(optimizer, epochs);
   std::printf("%s\nSGD lr %g (cosine to 0), Nesterov momentum %g, batch %ld, %d epochs\n", model.str().c_str(), lr,
               momentum, cli.integer("batch-size"), epochs);
+  samples::RunLog log(cli.str("logdir"));
   samples::fit(model, optimizer, train, test,
                {.epochs = epochs,
                 .batch_size = cli.integer("batch-size"),
                 .seed = static_cast<uint64_t>(cli.integer("seed", 0)),
-                .after_epoch = [&] { schedule.step(); }});
+                .after_epoch = [&] { schedule.step(); },
+                .log = &log,
+                .resume = cli.flag("resume")});
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "mlp: %s\n", e.what());

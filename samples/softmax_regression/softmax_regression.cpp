@@ -17,6 +17,7 @@
 
 #include "../common/classifier.hpp"
 #include "../common/cli.hpp"
+#include "../common/run_log.hpp"
 
 using namespace tapeflow;
 
@@ -24,7 +25,9 @@ int main(int argc, char** argv) try {
   const samples::Cli cli(argc, argv, "softmax_regression", "784 -> 10 softmax regression on Fashion-MNIST",
                          {{"epochs", "5", "passes over the 60000 training images"},
                           {"lr", "0.1", "gradient-descent learning rate"},
-                          {"data", io::kFashionMNISTDir, "folder with Fashion-MNIST's IDX files"}});
+                          {"data", io::kFashionMNISTDir, "folder with Fashion-MNIST's IDX files"},
+                          {"logdir", "runs/softmax_regression", "where curves, graph, TensorBoard events and checkpoints go"},
+                          {"resume", "", "continue from the checkpoint in --logdir", /*flag=*/true}});
   const auto [train, test] = samples::load_fashion_mnist(cli.str("data"), /*flatten=*/true);
 
   nn::Linear model(784, 10);
@@ -33,8 +36,10 @@ int main(int argc, char** argv) try {
   optim::GradientDescentOptimizer optimizer(model.parameters(), cli.number("lr"));
   std::printf("softmax regression 784 -> 10, gradient descent lr %g, batch 100, %ld epochs\n",
               cli.number("lr"), cli.integer("epochs"));
+  samples::RunLog log(cli.str("logdir"));
   samples::fit(model, optimizer, train, test,
-               {.epochs = static_cast<int>(cli.integer("epochs")), .batch_size = 100, .report_every = 200});
+               {.epochs = static_cast<int>(cli.integer("epochs")), .batch_size = 100, .report_every = 200,
+                .log = &log, .resume = cli.flag("resume")});
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "softmax_regression: %s\n", e.what());
