@@ -10,6 +10,7 @@
 #pragma GCC diagnostic ignored "-Wrestrict"
 #endif
 #include "../helpers.hpp"
+#include "run_command.hpp"
 #include "temp_dir.hpp"
 
 #include <signal.h>
@@ -35,6 +36,9 @@
 
 using namespace tapeflow;
 using tapeflow::test::TempDir;
+using tapeflow::test::require_error;
+using tapeflow::test::run_python;
+using tapeflow::test::split;
 
 namespace {
 
@@ -61,19 +65,6 @@ void require_same(const StateDict& got, const StateDict& expected) {
     INFO("name " << name);
     REQUIRE(it != got.end());
     require_same(it->second, t, name);
-  }
-}
-
-// Runs f, requiring an E whose message contains every fragment.
-template <typename E = IOError>
-void require_error(const std::function<void()>& f, const std::vector<std::string>& fragments) {
-  try {
-    f();
-    FAIL_CHECK("no exception; expected one saying '" << fragments.back() << "'");
-  } catch (const E& e) {
-    const std::string msg = e.what();
-    INFO("message: " << msg);
-    for (const std::string& fragment : fragments) CHECK(msg.find(fragment) != std::string::npos);
   }
 }
 
@@ -124,32 +115,6 @@ StateDict sample_tensors() {
   d["empty_middle"] = zeros({2, 0, 4}, {.dtype = Float64});
   d["nested.name.0.weight"] = arange(24, {.dtype = Float64}).reshape({2, 3, 4});
   return d;
-}
-
-// What "python3 read_safetensors.py <file>" printed, and how it ended.
-struct PythonResult {
-  int status = -1;
-  std::string output;
-};
-
-PythonResult run_python(const std::string& script, const std::string& path) {
-  const std::string cmd = std::string(TAPEFLOW_TEST_PYTHON) + " '" + script + "' '" + path + "' 2>&1";
-  PythonResult r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe);
-  char buf[4096];
-  while (const std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) r.output.append(buf, n);
-  const int raw_status = pclose(pipe);
-  r.status = WIFEXITED(raw_status) ? WEXITSTATUS(raw_status) : -1;
-  return r;
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string field;
-  std::istringstream in(s);
-  while (std::getline(in, field, sep)) out.push_back(field);
-  return out;
 }
 
 const char* st_dtype(DType d) {
@@ -281,7 +246,7 @@ TEST_CASE("io: an independent Python reader reads our files", "[io]") {
   const std::string path = dir.file("py.safetensors");
   io::save(d, path, meta);
 
-  const PythonResult r = run_python(TAPEFLOW_TEST_SOURCE_DIR "/io/read_safetensors.py", path);
+  const test::CommandResult r = run_python(TAPEFLOW_TEST_SOURCE_DIR "/io/read_safetensors.py", path);
   INFO("read_safetensors.py said:\n" << r.output);
   REQUIRE(r.status == 0);
   const std::vector<std::string> lines = split(r.output, '\n');
@@ -306,7 +271,7 @@ TEST_CASE("io: an independent Python reader reads our files", "[io]") {
   std::vector<uint8_t> bytes = test::read_bytes(path);
   bytes.push_back(0);
   const std::string broken = dir.write("broken.safetensors", bytes);
-  const PythonResult bad = run_python(TAPEFLOW_TEST_SOURCE_DIR "/io/read_safetensors.py", broken);
+  const test::CommandResult bad = run_python(TAPEFLOW_TEST_SOURCE_DIR "/io/read_safetensors.py", broken);
   INFO("read_safetensors.py said:\n" << bad.output);
   CHECK(bad.status == 1);
   CHECK(bad.output.find("trailing bytes") != std::string::npos);

@@ -4,6 +4,7 @@
 // back to the data, ticks are checked for 1-2-5 spacing, and NaN/Inf, single points, constant
 // series, extreme values and 100,000 points are drawn without a NaN coordinate.
 #include "../helpers.hpp"
+#include "run_command.hpp"
 #include "temp_dir.hpp"
 
 #include <sys/wait.h>
@@ -24,16 +25,6 @@ using namespace tapeflow;
 using tapeflow::test::TempDir;
 
 namespace {
-
-std::pair<int, std::string> run(const std::string& cmd) {
-  std::FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 std::string slurp(const std::string& path) {
   const auto bytes = test::read_bytes(path);
@@ -103,7 +94,7 @@ struct Svg {
 // Runs a Python script (written to `dir`) on `file`; requires it to succeed.
 std::string python(const TempDir& dir, const char* script, const std::string& file) {
   const std::string path = dir.write("script.py", std::string(script));
-  const auto [status, out] = run(std::string(TAPEFLOW_TEST_PYTHON) + " '" + path + "' '" + file + "'");
+  const auto [status, out] = test::run_command(std::string(TAPEFLOW_TEST_PYTHON) + " '" + path + "' '" + file + "'");
   INFO(out);
   REQUIRE(status == 0);
   return out;

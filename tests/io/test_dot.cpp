@@ -4,6 +4,7 @@
 // itself parses it and draws the same structure, escaping of odd names, a 100,000-op chain,
 // atomic writes, and render_svg's three outcomes (SVG, IOError, no Graphviz).
 #include "../helpers.hpp"
+#include "run_command.hpp"
 #include "temp_dir.hpp"
 
 #include <unistd.h>
@@ -105,17 +106,6 @@ const DotNode& node(const DotInfo& info, const std::string& first_line, std::str
   INFO("no node labelled " << first_line);
   REQUIRE(found != nullptr);
   return *found;
-}
-
-// The shell's exit status and everything the command printed.
-std::pair<int, std::string> run(const std::string& cmd) {
-  std::FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 bool have_dot() { return std::system("command -v dot >/dev/null 2>&1") == 0; }
@@ -287,7 +277,7 @@ TEST_CASE("to_dot: Graphviz parses the text and draws the same structure", "[dot
   const std::string path = dir.file("model.dot");
   io::write_dot(m.loss, path, m.names);
   CHECK(slurp(path) == io::to_dot(m.loss, m.names));
-  const auto [status, canon] = run("dot -Tcanon '" + path + "'");
+  const auto [status, canon] = test::run_command("dot -Tcanon '" + path + "'");
   INFO(canon);
   REQUIRE(status == 0);
   CHECK(canon.rfind("digraph", 0) == 0);  // nothing (no warning) before the graph
@@ -300,7 +290,7 @@ TEST_CASE("to_dot: Graphviz parses the text and draws the same structure", "[dot
   CHECK(text.find("fc1.weight") != std::string::npos);
   CHECK(text.find("[4, 5]") != std::string::npos);
   // Graphviz's own view of the structure: <g class="node ...">, "edge" and "cluster" groups.
-  const auto [pystatus, counts] = run(
+  const auto [pystatus, counts] = test::run_command(
       std::string(TAPEFLOW_TEST_PYTHON) +
       " -c 'import sys, xml.dom.minidom as m\n"
       "gs = m.parse(sys.argv[1]).getElementsByTagName(\"g\")\n"
@@ -334,7 +324,7 @@ TEST_CASE("to_dot: quotes, backslashes, line breaks and bad UTF-8 in names are e
   TempDir dir;
   const std::string path = dir.file("odd.dot");
   io::write_dot(y, path, {{weird, w}});
-  const auto [status, canon] = run("dot -Tcanon '" + path + "'");
+  const auto [status, canon] = test::run_command("dot -Tcanon '" + path + "'");
   INFO(canon);
   REQUIRE(status == 0);
   CHECK(canon.rfind("digraph", 0) == 0);

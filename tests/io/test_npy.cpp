@@ -3,6 +3,7 @@
 // numpy wrote (np.save, both byte orders, Fortran order, every integer width), and every
 // corrupt case by its message.
 #include "../helpers.hpp"
+#include "run_command.hpp"
 #include "temp_dir.hpp"
 
 #include <sys/wait.h>
@@ -20,6 +21,8 @@
 
 using namespace tapeflow;
 using tapeflow::test::TempDir;
+using tapeflow::test::require_error;
+using tapeflow::test::split;
 
 namespace {
 
@@ -40,43 +43,9 @@ std::string hex(const std::vector<unsigned char>& bytes) {
   return s;
 }
 
-template <typename E = IOError>
-void require_error(const std::function<void()>& f, const std::vector<std::string>& fragments) {
-  try {
-    f();
-    FAIL_CHECK("no exception; expected one saying '" << fragments.back() << "'");
-  } catch (const E& e) {
-    const std::string msg = e.what();
-    INFO("message: " << msg);
-    for (const std::string& fragment : fragments) CHECK(msg.find(fragment) != std::string::npos);
-  }
-}
-
-struct PythonResult {
-  int status = -1;
-  std::string output;
-};
-
 // Runs a Python script (written to `dir`) with Debian's python3 and numpy.
-PythonResult run_python(const TempDir& dir, const std::string& script, const std::string& arg) {
-  const std::string file = dir.write("script.py", script);
-  const std::string cmd = std::string(TAPEFLOW_TEST_PYTHON) + " '" + file + "' '" + arg + "' 2>&1";
-  PythonResult r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe);
-  char buf[4096];
-  while (const std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) r.output.append(buf, n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string field;
-  std::istringstream in(s);
-  while (std::getline(in, field, sep)) out.push_back(field);
-  return out;
+test::CommandResult run_python(const TempDir& dir, const std::string& script, const std::string& arg) {
+  return test::run_python(dir.write("script.py", script), arg);
 }
 
 // A .npy file: magic, version, little-endian header length, header, data.
@@ -158,7 +127,7 @@ for path in open(sys.argv[1]).read().split():
     print("%s\t[%s]\t%s\t%d" % (a.dtype.str, ",".join(map(str, a.shape)), np.ascontiguousarray(a).tobytes().hex(),
                                  int(a.flags["C_CONTIGUOUS"])))
 )";
-  const PythonResult r = run_python(dir, script, dir.file("list.txt"));
+  const test::CommandResult r = run_python(dir, script, dir.file("list.txt"));
   INFO("python said:\n" << r.output);
   REQUIRE(r.status == 0);
   const std::vector<std::string> lines = split(r.output, '\n');
@@ -210,7 +179,7 @@ for name, a in arrays.items():
     values = " ".join(float(v).hex() for v in np.ascontiguousarray(a).ravel())
     print("%s\t[%s]\t%s" % (name, ",".join(map(str, a.shape)), values))
 )";
-  const PythonResult r = run_python(dir, script, dir.path().string());
+  const test::CommandResult r = run_python(dir, script, dir.path().string());
   INFO("python said:\n" << r.output);
   REQUIRE(r.status == 0);
   const std::vector<std::string> lines = split(r.output, '\n');

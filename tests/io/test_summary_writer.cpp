@@ -4,6 +4,7 @@
 // tensorboard_subset.proto (TensorBoard's field numbers), so the tests never trust tapeflow's own
 // encoder. Also: CRC-32C and wire-format vectors, file names, runs, buffering and I/O failures.
 #include "../helpers.hpp"
+#include "run_command.hpp"
 #include "temp_dir.hpp"
 
 #include <signal.h>
@@ -34,6 +35,7 @@
 using namespace tapeflow;
 using nlohmann::json;
 using tapeflow::test::TempDir;
+using tapeflow::test::require_error;
 
 namespace {
 
@@ -49,15 +51,10 @@ struct ReadResult {
 
 // Runs tests/io/read_events.py on an event file.
 ReadResult read_events(const std::string& path) {
-  const std::string cmd = std::string(TAPEFLOW_TEST_PYTHON) + " '" TAPEFLOW_TEST_SOURCE_DIR "/io/read_events.py' '" +
-                          path + "' 2>&1";
+  const test::CommandResult run = test::run_python(TAPEFLOW_TEST_SOURCE_DIR "/io/read_events.py", path);
   ReadResult r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe);
-  char buf[4096];
-  while (const std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) r.output.append(buf, n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  r.status = run.status;
+  r.output = run.output;
   if (r.status == 0) {
     std::istringstream lines(r.output);
     for (std::string line; std::getline(lines, line);) r.events.push_back(json::parse(line));
@@ -82,18 +79,6 @@ const json& value_of(const json& event) {
   REQUIRE(event["what"] == "summary");
   REQUIRE(event["values"].size() == 1);
   return event["values"][0];
-}
-
-template <typename E>
-void require_error(const std::function<void()>& f, const std::vector<std::string>& fragments) {
-  try {
-    f();
-    FAIL_CHECK("no exception; expected one saying '" << fragments.front() << "'");
-  } catch (const E& e) {
-    const std::string msg = e.what();
-    INFO("message: " << msg);
-    for (const std::string& fragment : fragments) CHECK(msg.find(fragment) != std::string::npos);
-  }
 }
 
 std::string hex(const std::string& bytes) {
