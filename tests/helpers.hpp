@@ -22,6 +22,14 @@ inline Tensor leaf(std::vector<double> v, Shape shape = {}) {
 
 inline std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
 
+/// A tensor's values as raw bytes, row-major: equal bytes mean bit-identical values.
+inline std::vector<unsigned char> bytes_of(const Tensor& t) {
+  const Tensor c = t.detach().contiguous();
+  std::vector<unsigned char> out(static_cast<std::size_t>(c.numel()) * element_size(c.dtype()));
+  c.copy_to_host(out.data(), c.dtype());
+  return out;
+}
+
 inline GradOptions with_create_graph() {
   GradOptions o;
   o.create_graph = true;

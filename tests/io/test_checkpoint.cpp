@@ -36,19 +36,12 @@
 
 using namespace tapeflow;
 using tapeflow::test::TempDir;
+using tapeflow::test::bytes_of;
 using tapeflow::test::require_error;
 using tapeflow::test::run_python;
 using tapeflow::test::split;
 
 namespace {
-
-// A tensor's values as raw bytes, row-major: equal bytes mean bit-identical values.
-std::vector<unsigned char> bytes_of(const Tensor& t) {
-  const Tensor c = t.detach().contiguous();
-  std::vector<unsigned char> out(static_cast<std::size_t>(c.numel()) * element_size(c.dtype()));
-  c.copy_to_host(out.data(), c.dtype());
-  return out;
-}
 
 void require_same(const Tensor& got, const Tensor& expected, const std::string& what) {
   INFO(what);

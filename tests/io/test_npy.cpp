@@ -21,17 +21,11 @@
 
 using namespace tapeflow;
 using tapeflow::test::TempDir;
+using tapeflow::test::bytes_of;
 using tapeflow::test::require_error;
 using tapeflow::test::split;
 
 namespace {
-
-std::vector<unsigned char> bytes_of(const Tensor& t) {
-  const Tensor c = t.detach().contiguous();
-  std::vector<unsigned char> out(static_cast<std::size_t>(c.numel()) * element_size(c.dtype()));
-  c.copy_to_host(out.data(), c.dtype());
-  return out;
-}
 
 std::string hex(const std::vector<unsigned char>& bytes) {
   static const char* digits = "0123456789abcdef";
