@@ -56,7 +56,7 @@ struct GraphOp {
 
 /// What recorded_graph() returns.
 struct Graph {
-  /// Each op once, inputs before the ops that read them (recording order where that is one).
+  /// Each op once, in recording order (so inputs come before the ops that read them).
   std::vector<GraphOp> ops;
   /// Each leaf once, in the order the ops first read them.
   std::vector<GraphLeaf> leaves;

@@ -165,10 +165,10 @@ TEST_CASE("graph: the graph can be read after backward released it", "[graph]") 
 }
 
 TEST_CASE("graph: ops recorded on two threads still come inputs first", "[graph]") {
-  // Each thread numbers its own recordings, so the second thread's add gets a smaller sequence
-  // number than the mul it reads: sorting by sequence alone would put add first.
+  // Had each thread its own recording counter, the second thread's ops would number below the
+  // mul they read, and recording order would put them first.
   Tensor x = leaf({1, 2}, {2});
-  for (int i = 0; i < 5; ++i) (void)(x * 1.0);  // make this thread's counter clearly larger
+  for (int i = 0; i < 5; ++i) (void)(x * 1.0);  // this thread records more than the other
   Tensor y = x * 3.0;
   Tensor z;
   std::thread([&] { z = exp(y) + 1.0; }).join();
