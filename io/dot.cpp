@@ -2,12 +2,17 @@
 #include "dot.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <string_view>
 #include <unordered_map>
@@ -228,10 +233,11 @@ struct SpawnResources {
 
 }  // namespace
 
-bool render_svg(const std::string& dot_path, const std::string& svg_path) {
+bool render_svg(const std::string& dot_path, const std::string& svg_path, double timeout_seconds) {
   const char* op = "render_svg";
   if (dot_path.empty()) detail::io_fail(op, dot_path, "empty file name");
   if (svg_path.empty()) detail::io_fail(op, svg_path, "empty file name");
+  if (!(timeout_seconds > 0)) throw ValueError("render_svg: timeout_seconds must be positive");
   static std::atomic<unsigned> counter{0};
   SpawnResources res;
   const std::string temp = svg_path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
@@ -258,9 +264,22 @@ bool render_svg(const std::string& dot_path, const std::string& svg_path) {
   if (spawned != 0) detail::io_fail(op, dot_path, "cannot run dot: " + reason(spawned));
   res.temp = temp;
 
+  // dot's layout time grows much faster than the graph: a training program must not hang on a
+  // picture, so past the deadline dot is killed and the caller gets an error it can ignore.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
   std::string messages;
   char chunk[4096];
+  bool timed_out = false;
   for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd readable{res.pipe_read, POLLIN, 0};
+    const int ready = left.count() > 0 ? ::poll(&readable, 1, static_cast<int>(std::min<int64_t>(left.count(), 1 << 30))) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
+      timed_out = true;
+      ::kill(pid, SIGKILL);
+      break;
+    }
     const ssize_t got = ::read(res.pipe_read, chunk, sizeof chunk);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) break;
@@ -271,6 +290,13 @@ bool render_svg(const std::string& dot_path, const std::string& svg_path) {
   do waited = ::waitpid(pid, &status, 0);
   while (waited < 0 && errno == EINTR);
   if (waited < 0) detail::io_fail(op, dot_path, "cannot get the exit status of dot: " + reason(errno));
+  if (timed_out) {
+    char limit[32];
+    std::snprintf(limit, sizeof limit, "%g", timeout_seconds);
+    detail::io_fail(op, dot_path, std::string("dot did not finish within ") + limit +
+                                      " s and was stopped (large graphs lay out slowly: view the DOT file "
+                                      "with xdot, or pass a longer timeout)");
+  }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     const std::string how = WIFEXITED(status) ? "dot exited with status " + std::to_string(WEXITSTATUS(status))
                                               : "dot was killed by signal " + std::to_string(WTERMSIG(status));

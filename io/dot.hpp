@@ -26,8 +26,9 @@ void write_dot(const Tensor& output, const std::string& path,
                const std::vector<std::pair<std::string, Tensor>>& names = {});
 
 /// Runs Graphviz's `dot -Tsvg <dot_path> -o <svg_path>` (found on PATH, no shell involved) and
-/// waits for it. Returns false, doing nothing, when `dot` is not installed; throws IOError
-/// naming dot_path and Graphviz's message when it fails. The SVG replaces svg_path atomically.
-bool render_svg(const std::string& dot_path, const std::string& svg_path);
+/// waits for it, at most `timeout_seconds` (then stops it). Returns false, doing nothing, when
+/// `dot` is not installed; throws IOError naming dot_path and Graphviz's message when it fails
+/// or runs out of time. The SVG replaces svg_path atomically.
+bool render_svg(const std::string& dot_path, const std::string& svg_path, double timeout_seconds = 60);
 
 }  // namespace tapeflow::io

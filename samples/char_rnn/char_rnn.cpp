@@ -119,6 +119,14 @@ int main(int argc, char** argv) try {
   std::printf("%s\n", model.str().c_str());
 
   samples::RunLog log(cli.str("logdir"));
+  {
+    // The graph picture shows one step unrolled over 3 characters: over all 64 it would be
+    // thousands of ops, more than Graphviz lays out in reasonable time.
+    const io::Batch first = data.get_batch({0});
+    Tensor logits = model.step(first.inputs.slice(1, 0, 3)).first;
+    log.graph(cross_entropy(logits.reshape({-1, data.vocab_size()}), first.targets.slice(1, 0, 3).reshape({-1})),
+              model);
+  }
   std::mt19937_64 rng(seed);
   const long steps = cli.integer("steps"), sample_every = cli.integer("sample-every");
   long step = 0;
@@ -130,7 +138,6 @@ int main(int argc, char** argv) try {
     for (const auto& [x, y] : loader) {
       auto [logits, state] = model.step(x);
       Tensor loss = cross_entropy(logits.reshape({-1, data.vocab_size()}), y.reshape({-1}));
-      log.graph(loss, model);  // before backward releases the tape
       optimizer.zero_grad();
       loss.backward();
       optim::clip_grad_norm_(model.parameters(), 5.0);

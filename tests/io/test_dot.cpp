@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -417,4 +418,34 @@ TEST_CASE("render_svg: returns false and writes nothing when dot is not on PATH"
   CHECK_FALSE(rendered);
   CHECK(leftovers(dir, {"g.dot"}).empty());
   CHECK_THROWS_AS(io::render_svg("", dir.file("g.svg")), IOError);
+}
+
+TEST_CASE("render_svg: a dot that runs past the timeout is stopped, and the old SVG stays", "[dot]") {
+  TempDir dir;
+  Tensor y = exp(randn({2}).requires_grad_()).sum();
+  const std::string path = dir.file("g.dot");
+  io::write_dot(y, path);
+  const std::string svg = dir.write("g.svg", std::string("old picture"));
+  // A stand-in for Graphviz on a graph too big to lay out: it never finishes.
+  const std::filesystem::path bin = dir.path() / "bin";
+  std::filesystem::create_directory(bin);
+  dir.write("bin/dot", std::string("#!/bin/sh\nexec sleep 30\n"));
+  std::filesystem::permissions(bin / "dot", std::filesystem::perms::owner_all);
+  const char* old = std::getenv("PATH");
+  const std::string saved = old ? old : "";
+  ::setenv("PATH", (bin.string() + ":" + saved).c_str(), 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string message;
+  try {
+    io::render_svg(path, svg, 0.5);
+  } catch (const IOError& e) {
+    message = e.what();
+  }
+  ::setenv("PATH", saved.c_str(), 1);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK_THAT(message, Catch::Contains("render_svg: " + path) && Catch::Contains("did not finish within 0.5 s"));
+  CHECK(took < 10.0);  // stopped, not waited for (a correctness bound, far above the 0.5 s asked)
+  CHECK(slurp(svg) == "old picture");
+  CHECK(leftovers(dir, {"bin", "g.dot", "g.svg"}).empty());
+  CHECK_THROWS_AS(io::render_svg(path, svg, 0.0), ValueError);
 }
