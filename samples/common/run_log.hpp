@@ -45,7 +45,11 @@ class RunLog {
     if (graph_written_) return;
     graph_written_ = true;
     io::write_dot(loss, file("graph.dot"), model.named_parameters());
-    has_svg_ = io::render_svg(file("graph.dot"), file("graph.svg"));
+    try {
+      has_svg_ = io::render_svg(file("graph.dot"), file("graph.svg"));
+    } catch (const IOError& e) {  // a picture that cannot be drawn is no reason to stop training
+      std::fprintf(stderr, "note: no graph.svg: %s\n", e.what());
+    }
   }
 
   /// Makes everything logged so far visible: flushes the events, rewrites the curves.
