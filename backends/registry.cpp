@@ -56,5 +56,6 @@ bool cuda_is_available() { return false; }
 int cuda_device_count() { return 0; }
 
 std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
+std::ostream& operator<<(std::ostream& os, const Device& device) { return os << device.str(); }
 
 }  // namespace tapeflow

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <mutex>
 #include <random>
+#include <sstream>
 
 #include "detail/check.hpp"
 #include "detail/kernels.hpp"
@@ -157,6 +158,25 @@ Tensor empty_like(const Tensor& t, const Options& o) { return empty(t.shape(), l
 void manual_seed(uint64_t seed) {
   std::lock_guard lock(g_rng_mutex);
   g_rng.seed(seed);
+}
+
+// The standard's text form of the engine: exact, portable between builds, and validated by
+// operator>> (a malformed string sets failbit rather than leaving a half-written engine).
+std::string get_rng_state() {
+  std::lock_guard lock(g_rng_mutex);
+  std::ostringstream out;
+  out << g_rng;
+  return out.str();
+}
+
+void set_rng_state(const std::string& state) {
+  std::istringstream in(state);
+  std::mt19937_64 restored;
+  in >> restored;
+  TAPEFLOW_CHECK(!in.fail() && (in >> std::ws).eof(), ValueError, "set_rng_state",
+                 "the state is not one get_rng_state returned (", state.size(), " characters)");
+  std::lock_guard lock(g_rng_mutex);
+  g_rng = restored;
 }
 
 Tensor rand(const Shape& shape, const Options& o) { return random(shape, o, next_uniform); }

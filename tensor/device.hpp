@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+#include <cstdint>
+#include <iosfwd>
 #include <string>
 
 namespace tapeflow {
@@ -19,6 +21,9 @@ struct Device {
   /// "cpu" or "cuda:0".
   std::string str() const;
 };
+
+/// Prints str(): "cpu" or "cuda:0".
+std::ostream& operator<<(std::ostream& os, const Device& device);
 
 /// True when this build has the CUDA backend and a GPU is visible.
 bool cuda_is_available();

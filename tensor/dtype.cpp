@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "dtype.hpp"
 
+#include <ostream>
+
 namespace tapeflow {
 
 std::size_t element_size(DType dtype) {
@@ -37,5 +39,7 @@ DType promote_types(DType a, DType b) {
   };
   return rank(a) >= rank(b) ? a : b;
 }
+
+std::ostream& operator<<(std::ostream& os, DType dtype) { return os << dtype_name(dtype); }
 
 }  // namespace tapeflow

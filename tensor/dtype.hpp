@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <type_traits>
 
 namespace tapeflow {
@@ -23,6 +24,8 @@ inline constexpr DType kBool = DType::Bool;
 std::size_t element_size(DType dtype);
 /// "float32", "float64", "int64" or "bool".
 const char* dtype_name(DType dtype);
+/// Prints dtype_name: `std::cout << t.dtype()` shows "float32".
+std::ostream& operator<<(std::ostream& os, DType dtype);
 /// True for Float32 and Float64.
 bool is_floating(DType dtype);
 /// The dtype binary arithmetic on `a` and `b` computes in.

@@ -111,6 +111,15 @@ int64_t Tensor::item_int64() const {
   return v;
 }
 
+void* Tensor::data_ptr(DType expected) const {
+  const TensorImpl& i = get(*this, "data_ptr");
+  TAPEFLOW_CHECK(i.device().is_cpu(), DeviceError, "data_ptr",
+                 "needs a CPU tensor, got one on ", i.device(), "; call .to(Device::cpu()) first");
+  TAPEFLOW_CHECK(i.dtype == expected, DTypeError, "data_ptr", "asked for ", expected,
+                 " but the tensor is ", i.dtype);
+  return i.data();
+}
+
 Tensor Tensor::to(Device d) const {
   const TensorImpl& i = get(*this, "to");
   if (d == i.device()) return *this;

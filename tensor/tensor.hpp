@@ -105,6 +105,16 @@ class Tensor {
   void copy_to_host(void* dst, DType as) const;
   double item_double() const;
   int64_t item_int64() const;
+  /// Address of element 0 in host memory, for zero-copy interop (`tapeflow/xtensor.hpp`).
+  /// Throws DeviceError off the CPU and DTypeError unless T matches dtype(). Mind strides()
+  /// and offset() for non-contiguous views. Writes through the pointer bypass the version
+  /// counter, as with LibTorch's data_ptr: do not change a tensor the tape has saved.
+  template <typename T>
+  T* data_ptr() const {
+    return static_cast<T*>(data_ptr(dtype_of<std::remove_const_t<T>>()));
+  }
+  /// Untyped data_ptr: checks that dtype() is `expected`.
+  void* data_ptr(DType expected) const;
 
   // --- conversion and layout ----------------------------------------------
   Tensor to(Device device) const;
@@ -225,6 +235,10 @@ Tensor empty_like(const Tensor& t, const Options& options = {});
 // --- random (one generator per process, reset by manual_seed) -----------------------------
 /// Seeds the generator behind every random factory; the same seed gives the same values.
 void manual_seed(uint64_t seed);
+/// The generator's whole state as text, for set_rng_state (testing::SeedGuard restores it).
+std::string get_rng_state();
+/// Restores a state from get_rng_state; throws ValueError on anything else.
+void set_rng_state(const std::string& state);
 /// Uniform on [0, 1).
 Tensor rand(const Shape& shape, const Options& options = {});
 /// Standard normal.

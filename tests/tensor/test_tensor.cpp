@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace tapeflow;
@@ -319,6 +320,27 @@ TEST_CASE("tensor: random factories repeat after the same manual_seed", "[tensor
   }
 }
 
+TEST_CASE("tensor: set_rng_state resumes the generator where get_rng_state left it", "[tensor]") {
+  manual_seed(99);
+  (void)rand({3});
+  const std::string state = get_rng_state();
+  const std::vector<double> next = f64(randn({100}));
+  (void)rand({17});  // move on, then go back
+  set_rng_state(state);
+  CHECK(f64(randn({100})) == next);
+  CHECK(get_rng_state() != state);
+
+  // A malformed state is refused and leaves the generator as it was.
+  set_rng_state(state);
+  const std::string truncated = state.substr(0, state.size() / 2);
+  for (const std::string& bad : {std::string(), std::string("12 x"), truncated, state + " 7"}) {
+    INFO(bad.size());
+    CHECK_THROWS_AS(set_rng_state(bad), ValueError);
+    CHECK_THROWS_WITH(set_rng_state(bad), Catch::Contains("set_rng_state: the state is not one get_rng_state returned"));
+  }
+  CHECK(f64(randn({100})) == next);
+}
+
 TEST_CASE("tensor: rand and uniform stay in range", "[tensor]") {
   manual_seed(7);
   Tensor r = rand({20000});
@@ -600,6 +622,26 @@ TEST_CASE("tensor: item returns the single value", "[tensor]") {
 
   CHECK_THROWS_AS(tensor({1.f, 2.f}).item<float>(), ValueError);
   CHECK_THROWS_AS(zeros({0}).item<float>(), ValueError);
+}
+
+TEST_CASE("tensor: data_ptr points at element 0 of the view, typed and on the CPU only", "[tensor]") {
+  Tensor base = arange(12, {.dtype = Float64}).reshape({3, 4});
+  Tensor row = base.slice(0, 1, 2);
+  CHECK(*row.data_ptr<double>() == 4.0);
+  CHECK(row.data_ptr<double>() == base.data_ptr<double>() + 4);
+  row.data_ptr<double>()[1] = -1.0;  // shared storage: the base sees it
+  CHECK(base.to_vector<double>()[5] == -1.0);
+  CHECK(*std::as_const(base).data_ptr<const double>() == 0.0);
+
+  CHECK_THROWS_AS(base.data_ptr<float>(), DTypeError);
+  CHECK_THROWS_WITH(base.data_ptr<float>(), "data_ptr: asked for float32 but the tensor is float64");
+  CHECK_THROWS_AS(Tensor().data_ptr<float>(), ValueError);
+}
+
+TEST_CASE("tensor: DType and Device print their names", "[tensor]") {
+  std::ostringstream os;
+  os << Float32 << ' ' << Int64 << ' ' << Device::cpu() << ' ' << Device::cuda(1);
+  CHECK(os.str() == "float32 int64 cpu cuda:1");
 }
 
 TEST_CASE("tensor: to_vector converts to each element type", "[tensor]") {
