@@ -2,6 +2,7 @@
 #include "graph.hpp"
 
 #include <algorithm>
+#include <ostream>
 #include <unordered_map>
 #include <utility>
 
@@ -14,6 +15,28 @@ std::size_t Graph::edge_count() const {
   std::size_t n = 0;
   for (const GraphOp& op : ops) n += op.inputs.size();
   return n;
+}
+
+std::ostream& operator<<(std::ostream& os, const Graph& graph) {
+  os << "Graph(" << graph.ops.size() << (graph.ops.size() == 1 ? " op, " : " ops, ") << graph.leaves.size()
+     << (graph.leaves.size() == 1 ? " leaf, " : " leaves, ") << graph.edge_count()
+     << (graph.edge_count() == 1 ? " edge, " : " edges, ") << "output ";
+  if (graph.output >= 0) os << "op" << graph.output << ')';
+  else os << (graph.leaves.empty() ? "none)" : "leaf0)");
+  for (std::size_t i = 0; i < graph.leaves.size(); ++i) {
+    const GraphLeaf& l = graph.leaves[i];
+    os << "\n  leaf" << i << ": " << shape_str(l.shape) << ' ' << dtype_name(l.dtype);
+    if (l.requires_grad) os << " requires_grad";
+  }
+  for (std::size_t i = 0; i < graph.ops.size(); ++i) {
+    const GraphOp& op = graph.ops[i];
+    os << "\n  op" << i << ": " << op.full_name() << ' ' << shape_str(op.shape) << ' ' << dtype_name(op.dtype);
+    for (std::size_t k = 0; k < op.inputs.size(); ++k) {
+      const GraphInput& in = op.inputs[k];
+      os << (k == 0 ? " <- " : ", ") << (in.kind == GraphInput::Kind::Op ? "op" : "leaf") << in.index;
+    }
+  }
+  return os;
 }
 
 Graph recorded_graph(const Tensor& output) {

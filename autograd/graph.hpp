@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -72,5 +73,13 @@ struct Graph {
 /// 100,000-op chains work; it records nothing and frees nothing, and works after a backward()
 /// that released the saved tensors. Throws ValueError for an undefined tensor.
 Graph recorded_graph(const Tensor& output);
+
+/// A summary line, then one line per leaf and per op, inputs first, without a trailing newline:
+///   Graph(2 ops, 2 leaves, 3 edges, output op1)
+///     leaf0: [3] float32 requires_grad
+///     leaf1: [3] float32 requires_grad
+///     op0: mul [3] float32 <- leaf0, leaf1
+///     op1: sum [] float32 <- op0
+std::ostream& operator<<(std::ostream& os, const Graph& graph);
 
 }  // namespace tapeflow

@@ -35,6 +35,15 @@ AdagradOptions Adagrad::options(std::size_t group) const {
   return o;
 }
 
+std::vector<std::pair<std::string, std::string>> Adagrad::describe_group(std::size_t group) const {
+  const AdagradOptions o = options(group);
+  return {{"lr", option_text(o.lr)},
+          {"lr_decay", option_text(o.lr_decay)},
+          {"weight_decay", option_text(o.weight_decay)},
+          {"initial_accumulator_value", option_text(o.initial_accumulator_value)},
+          {"eps", option_text(o.eps)}};
+}
+
 std::vector<std::string> Adagrad::state_names(std::size_t) const { return {"step", "sum"}; }
 
 void Adagrad::step() {

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "optimizer.hpp"
@@ -35,6 +36,7 @@ class Adagrad : public Optimizer {
 
  protected:
   std::vector<std::string> state_names(std::size_t group) const override;
+  std::vector<std::pair<std::string, std::string>> describe_group(std::size_t group) const override;
 
  private:
   std::vector<AdagradOptions> options_;

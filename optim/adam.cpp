@@ -33,6 +33,15 @@ AdamOptions Adam::options(std::size_t group) const {
   return o;
 }
 
+std::vector<std::pair<std::string, std::string>> Adam::describe_group(std::size_t group) const {
+  const AdamOptions o = options(group);
+  return {{"lr", option_text(o.lr)},
+          {"betas", option_text(o.betas)},
+          {"eps", option_text(o.eps)},
+          {"weight_decay", option_text(o.weight_decay)},
+          {"amsgrad", option_text(o.amsgrad)}};
+}
+
 std::vector<std::string> Adam::state_names(std::size_t group) const {
   if (options_[group].amsgrad) return {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
   return {"step", "exp_avg", "exp_avg_sq"};

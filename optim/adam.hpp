@@ -37,6 +37,7 @@ class Adam : public Optimizer {
   /// `decoupled`: AdamW's weight decay, p *= 1 - lr*wd before the Adam step.
   Adam(std::string name, std::vector<ParamGroup<AdamOptions>> groups, AdamOptions defaults, bool decoupled);
   std::vector<std::string> state_names(std::size_t group) const override;
+  std::vector<std::pair<std::string, std::string>> describe_group(std::size_t group) const override;
 
  private:
   std::vector<AdamOptions> options_;

@@ -2,8 +2,10 @@
 #include "optimizer.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <map>
+#include <ostream>
 #include <set>
 
 #include "../autograd/tape.hpp"
@@ -73,6 +75,52 @@ double Optimizer::advance_step(std::size_t index) {
   counter.fill_(t);
   return t;
 }
+
+std::string Optimizer::option_text(double value) {
+  char buf[32];
+  // Shortest round-trip digits in %g's layout, as Python's repr: 0.0001 and 1e-08, not 1e-04.
+  const auto res = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::general);
+  return std::string(buf, res.ptr);
+}
+
+std::string Optimizer::option_text(bool value) { return value ? "true" : "false"; }
+
+// Appended piece by piece: `"(" + ...` trips GCC 12's bogus -Wrestrict.
+std::string Optimizer::option_text(const std::pair<double, double>& value) {
+  std::string s = "(";
+  s += option_text(value.first);
+  s += ", ";
+  s += option_text(value.second);
+  s += ')';
+  return s;
+}
+
+std::vector<std::pair<std::string, std::string>> Optimizer::describe_group(std::size_t group) const {
+  return {{"lr", option_text(lr(group))}};
+}
+
+// Laid out like PyTorch's Optimizer.__repr__ (a blank line between groups included), except
+// that options keep their struct's order rather than being sorted, so lr comes first.
+std::string Optimizer::str() const {
+  std::string s = name_;
+  s += " (";
+  for (std::size_t g = 0; g < num_param_groups(); ++g) {
+    s += "\nParameter Group ";
+    s += std::to_string(g);
+    s += '\n';
+    for (const auto& [key, value] : describe_group(g)) {
+      s += "    ";
+      s += key;
+      s += ": ";
+      s += value;
+      s += '\n';
+    }
+  }
+  s += ')';
+  return s;
+}
+
+std::ostream& operator<<(std::ostream& os, const Optimizer& optimizer) { return os << optimizer.str(); }
 
 void Optimizer::zero_grad() {
   for (Tensor& p : parameters_) p.set_grad(Tensor());

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 #include <cstddef>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <utility>
@@ -47,6 +48,9 @@ class Optimizer {
 
   /// The name errors use ("Adam", "SGD", ...).
   const std::string& name() const { return name_; }
+  /// PyTorch's optimizer repr: the name, then each group's options one per line, e.g.
+  /// "SGD (\nParameter Group 0\n    lr: 0.1\n    momentum: 0.9\n    ...\n)".
+  std::string str() const;
   /// Learning rate of group 0.
   double lr() const { return lr(0); }
   /// Learning rate of `group`; throws ValueError for a group that does not exist.
@@ -111,6 +115,14 @@ class Optimizer {
   /// Appends a group; throws ValueError for a bad parameter (also one already in a group).
   void add_param_group(std::vector<Tensor> params, double lr);
 
+  /// The options of `group` for str(), as (name, value) text in the options struct's order.
+  /// The default gives the learning rate alone.
+  virtual std::vector<std::pair<std::string, std::string>> describe_group(std::size_t group) const;
+  /// Option values as str() spells them: shortest round-trip decimals ("0.1", "0.0001", "1e-08"),
+  /// "true"/"false", and pairs as "(0.9, 0.999)".
+  static std::string option_text(double value);
+  static std::string option_text(bool value);
+  static std::string option_text(const std::pair<double, double>& value);
   /// Names of the state a parameter of `group` holds once stepped ("step", "exp_avg", ...):
   /// load_state_dict() accepts exactly these. Stateless optimizers keep the default (none).
   virtual std::vector<std::string> state_names(std::size_t group) const;
@@ -137,5 +149,8 @@ class Optimizer {
   std::vector<double> lrs_;
   std::vector<StateDict> state_;
 };
+
+/// Prints str().
+std::ostream& operator<<(std::ostream& os, const Optimizer& optimizer);
 
 }  // namespace tapeflow::optim

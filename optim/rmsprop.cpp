@@ -30,6 +30,16 @@ RMSpropOptions RMSprop::options(std::size_t group) const {
   return o;
 }
 
+std::vector<std::pair<std::string, std::string>> RMSprop::describe_group(std::size_t group) const {
+  const RMSpropOptions o = options(group);
+  return {{"lr", option_text(o.lr)},
+          {"alpha", option_text(o.alpha)},
+          {"eps", option_text(o.eps)},
+          {"weight_decay", option_text(o.weight_decay)},
+          {"momentum", option_text(o.momentum)},
+          {"centered", option_text(o.centered)}};
+}
+
 std::vector<std::string> RMSprop::state_names(std::size_t group) const {
   std::vector<std::string> names = {"step", "square_avg"};
   if (options_[group].momentum > 0) names.push_back("momentum_buffer");

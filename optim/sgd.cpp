@@ -34,6 +34,15 @@ SGDOptions SGD::options(std::size_t group) const {
   return o;
 }
 
+std::vector<std::pair<std::string, std::string>> SGD::describe_group(std::size_t group) const {
+  const SGDOptions o = options(group);
+  return {{"lr", option_text(o.lr)},
+          {"momentum", option_text(o.momentum)},
+          {"dampening", option_text(o.dampening)},
+          {"weight_decay", option_text(o.weight_decay)},
+          {"nesterov", option_text(o.nesterov)}};
+}
+
 std::vector<std::string> SGD::state_names(std::size_t group) const {
   if (options_[group].momentum != 0) return {"momentum_buffer"};
   return {};

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "optimizer.hpp"
@@ -36,6 +37,7 @@ class SGD : public Optimizer {
  protected:
   SGD(std::string name, std::vector<ParamGroup<SGDOptions>> groups, SGDOptions defaults);
   std::vector<std::string> state_names(std::size_t group) const override;
+  std::vector<std::pair<std::string, std::string>> describe_group(std::size_t group) const override;
 
  private:
   std::vector<SGDOptions> options_;

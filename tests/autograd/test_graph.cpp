@@ -4,6 +4,7 @@
 #include "../helpers.hpp"
 
 #include <cstddef>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -190,4 +191,29 @@ TEST_CASE("graph: a 100,000-op chain is walked without deep recursion", "[graph]
   for (std::size_t i = 1; i < kOps && chained; ++i)
     chained = g.ops[i].inputs.size() == 1 && g.ops[i].inputs[0].kind == Kind::Op && g.ops[i].inputs[0].index == i - 1;
   CHECK(chained);
+}
+
+TEST_CASE("graph: operator<< lists the leaves, then the ops with their inputs", "[graph]") {
+  auto text = [](const Graph& g) {
+    std::ostringstream os;
+    os << g;
+    return os.str();
+  };
+  Tensor x = leaf({1, 2, 3}, {3});
+  Tensor w = leaf({4, 5, 6}, {3});
+  Tensor y;
+  {
+    NameScope scope("model");
+    y = (x * w + x).sum();
+  }
+  CHECK(text(recorded_graph(y)) ==
+        "Graph(3 ops, 2 leaves, 5 edges, output op2)\n"
+        "  leaf0: [3] float64 requires_grad\n"
+        "  leaf1: [3] float64 requires_grad\n"
+        "  op0: model/mul [3] float64 <- leaf0, leaf1\n"
+        "  op1: model/add [3] float64 <- op0, leaf0\n"
+        "  op2: model/sum [] float64 <- op1");
+  // A tensor without history is a graph of one leaf.
+  CHECK(text(recorded_graph(tensor({1.f, 2.f}))) == "Graph(0 ops, 1 leaf, 0 edges, output leaf0)\n  leaf0: [2] float32");
+  CHECK(text(Graph{}) == "Graph(0 ops, 0 leaves, 0 edges, output none)");
 }

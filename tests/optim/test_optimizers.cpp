@@ -8,6 +8,7 @@
 #include <cmath>
 #include <functional>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -786,4 +787,43 @@ TEST_CASE("optim: clip_grad_value_ clamps every gradient", "[optim]") {
   require_values(b.grad(), {-0.25});
   CHECK_FALSE(none.grad().defined());
   check_throws_naming([&] { optim::clip_grad_value_({a}, -1.0); }, {"clip_grad_value_: ", "clip_value"});
+}
+
+TEST_CASE("optim: operator<< prints PyTorch's repr, each group's options in struct order", "[optim]") {
+  auto text = [](const optim::Optimizer& opt) {
+    std::ostringstream os;
+    os << opt;  // through the base class, as a REPL user holding an Optimizer& prints it
+    return os.str();
+  };
+  Tensor a = leaf({1.0, 2.0});
+  Tensor b = leaf({3.0});
+
+  optim::SGD sgd({a}, {.lr = 0.1, .momentum = 0.9});
+  CHECK(text(sgd) ==
+        "SGD (\nParameter Group 0\n    lr: 0.1\n    momentum: 0.9\n    dampening: 0\n    weight_decay: 0\n"
+        "    nesterov: false\n)");
+  CHECK(sgd.str() == text(sgd));
+  sgd.set_lr(0.025);  // the current learning rate, not the constructor's
+  CHECK(text(sgd).find("    lr: 0.025\n") != std::string::npos);
+
+  // Two groups: a blank line between them, like PyTorch; defaults print in shortest form.
+  optim::Adam adam({{{a}}, {{b}, {.lr = 1e-4, .amsgrad = true}}});
+  CHECK(text(adam) ==
+        "Adam (\nParameter Group 0\n    lr: 0.001\n    betas: (0.9, 0.999)\n    eps: 1e-08\n"
+        "    weight_decay: 0\n    amsgrad: false\n"
+        "\nParameter Group 1\n    lr: 0.0001\n    betas: (0.9, 0.999)\n    eps: 1e-08\n"
+        "    weight_decay: 0\n    amsgrad: true\n)");
+
+  CHECK(text(optim::AdamW({a})) ==
+        "AdamW (\nParameter Group 0\n    lr: 0.001\n    betas: (0.9, 0.999)\n    eps: 1e-08\n"
+        "    weight_decay: 0.01\n    amsgrad: false\n)");
+  CHECK(text(optim::RMSprop({a}, {.centered = true})) ==
+        "RMSprop (\nParameter Group 0\n    lr: 0.01\n    alpha: 0.99\n    eps: 1e-08\n    weight_decay: 0\n"
+        "    momentum: 0\n    centered: true\n)");
+  CHECK(text(optim::Adagrad({a}, {.lr_decay = 0.5})) ==
+        "Adagrad (\nParameter Group 0\n    lr: 0.01\n    lr_decay: 0.5\n    weight_decay: 0\n"
+        "    initial_accumulator_value: 0\n    eps: 1e-10\n)");
+  CHECK(text(optim::GradientDescentOptimizer({a}, 0.5)) ==
+        "GradientDescentOptimizer (\nParameter Group 0\n    lr: 0.5\n    momentum: 0\n    dampening: 0\n"
+        "    weight_decay: 0\n    nesterov: false\n)");
 }
