@@ -3,6 +3,9 @@
 # End-to-end check of what a training sample leaves behind, on real Fashion-MNIST:
 #   - softmax_regression trained 2 epochs straight, and 1 epoch then --resume for the 2nd, end
 #     with byte-identical model and optimizer checkpoints and the same curves;
+#   - a third, fresh 2-epoch run (a new process, a new folder) ends with the same model and curves
+#     as the first, byte for byte: the same seed gives the same parameters, the same data order
+#     and the same training curve, run to run;
 #   - the run folder holds TensorBoard events that an independent reader accepts (every CRC
 #     checked), curves.csv/.svg with the logged tags, and the graph as DOT (and SVG with Graphviz).
 # Usage: check_outputs.sh SAMPLE_EXE TESTS_IO_DIR
@@ -29,6 +32,14 @@ done
 diff <(grep "final test accuracy" "$work/straight.log" | cut -d, -f1) \
      <(grep "final test accuracy" "$work/second.log" | cut -d, -f1) || fail "final accuracy differs"
 
+# Run to run: a fresh process with the same (default) seed retraces the first run exactly.
+"$exe" --epochs 2 --logdir "$work/again" >"$work/again.log"
+for f in model.safetensors curves.csv; do
+  cmp "$work/straight/$f" "$work/again/$f" || fail "$f differs between two fresh runs with the same seed"
+done
+diff <(grep "final test accuracy" "$work/straight.log" | cut -d, -f1) \
+     <(grep "final test accuracy" "$work/again.log" | cut -d, -f1) || fail "final accuracy differs run to run"
+
 run=$work/straight
 events=("$run"/events.out.tfevents.*)
 [[ -f ${events[0]} ]] || fail "no event file in $run"
@@ -46,4 +57,4 @@ if command -v dot >/dev/null; then
 else
   echo "note: Graphviz is not installed, graph.svg not checked"
 fi
-echo "ok: resume is exact, and $run holds events, curves, graph and checkpoints"
+echo "ok: resume is exact, a second fresh run is identical, and $run holds events, curves, graph and checkpoints"
