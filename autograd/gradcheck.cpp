@@ -20,6 +20,16 @@ Tensor leaf_copy(const Tensor& x) {
 
 }  // namespace
 
+Tensor gradcheck_weights(const Shape& shape, uint64_t seed) {
+  std::vector<double> w(static_cast<std::size_t>(shape_numel(shape)));
+  uint64_t state = seed * 6364136223846793005ull + 1442695040888963407ull;
+  for (double& v : w) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    v = 0.5 + static_cast<double>(state >> 11) * 0x1.0p-53;
+  }
+  return tensor(w, shape, {.dtype = DType::Float64});
+}
+
 bool gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs, const GradcheckOptions& o) {
   // Fixed random weights w: L = sum(w * f(x)) exposes transposed or permuted gradients.
   Tensor probe;
@@ -29,13 +39,7 @@ bool gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs, const G
   }
   if (!probe.defined() || !is_floating(probe.dtype()))
     throw AutogradError("gradcheck: the function must return a floating tensor");
-  std::vector<double> w(static_cast<std::size_t>(probe.numel()));
-  uint64_t state = o.seed * 6364136223846793005ull + 1442695040888963407ull;
-  for (double& v : w) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    v = 0.5 + static_cast<double>(state >> 11) * 0x1.0p-53;  // in [0.5, 1.5): never zero
-  }
-  Tensor weights = tensor(w, probe.shape(), {.dtype = DType::Float64});
+  Tensor weights = gradcheck_weights(probe.shape(), o.seed);
   auto loss = [&](const std::vector<Tensor>& xs) { return sum(fn(xs).to(DType::Float64) * weights); };
 
   std::vector<Tensor> wrt;
@@ -83,7 +87,7 @@ bool gradgradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs, con
     NoGradGuard off;
     probe = fn(inputs);
   }
-  Tensor v = rand(probe.shape(), {.dtype = DType::Float64}) + 0.5;
+  Tensor v = gradcheck_weights(probe.shape(), o.seed + 1);
   std::vector<bool> wrt_mask;
   for (const Tensor& x : inputs) wrt_mask.push_back(x.defined() && x.requires_grad());
   GradcheckFn first = [&](const std::vector<Tensor>& xs) {

@@ -18,6 +18,10 @@ struct GradcheckOptions {
 
 using GradcheckFn = std::function<Tensor(const std::vector<Tensor>&)>;
 
+/// The fixed weights w of L = sum(w * f(x)): Float64 values in [0.5, 1.5), never zero, drawn
+/// from `seed` alone, so a check neither depends on nor moves the global generator.
+Tensor gradcheck_weights(const Shape& shape, uint64_t seed);
+
 /// Compares the tape's gradient of L = sum(w * fn(inputs)) (w fixed random weights, so that a
 /// transposed gradient cannot pass) with float64 central differences, for every input that
 /// requires grad. Inputs should be Float64. Returns true, or throws AutogradError naming the

@@ -122,18 +122,6 @@ void validate(const char* who, const Module& module, const std::vector<Tensor>& 
   }
 }
 
-// Fixed weights in [0.5, 1.5), never zero, from the options' seed: the global generator is
-// left alone (it belongs to the user's test).
-Tensor fixed_weights(const Shape& shape, uint64_t seed) {
-  std::vector<double> w(static_cast<std::size_t>(shape_numel(shape)));
-  uint64_t state = (seed + 0x9e3779b97f4a7c15ull) * 6364136223846793005ull + 1442695040888963407ull;
-  for (double& v : w) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    v = 0.5 + static_cast<double>(state >> 11) * 0x1.0p-53;
-  }
-  return tensor(w, shape, {.dtype = DType::Float64});
-}
-
 bool check(const char* who, Module& module, const GradcheckFn& fn, const std::vector<Tensor>& inputs,
            const GradcheckOptions& options, bool second_order) {
   validate(who, module, inputs);
@@ -179,7 +167,7 @@ bool check(const char* who, Module& module, const GradcheckFn& fn, const std::ve
     }
     if (!probe.defined() || !is_floating(probe.dtype()))
       throw AutogradError(std::string(who) + ": the function must return a floating tensor");
-    v = fixed_weights(probe.shape(), options.seed + 1);
+    v = gradcheck_weights(probe.shape(), options.seed + 1);
   }
 
   for (const Target& t : targets) {

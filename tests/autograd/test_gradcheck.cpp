@@ -356,3 +356,23 @@ TEST_CASE("autograd: gradcheck rejects a wrong backward", "[autograd][gradcheck]
   Fn wrong_t = [](const std::vector<Tensor>& v) { return WrongTranspose::apply(v[0]); };
   CHECK_THROWS_AS(gradcheck(wrong_t, {m}), AutogradError);
 }
+
+TEST_CASE("autograd: gradcheck and gradgradcheck leave the global generator alone", "[autograd][gradcheck]") {
+  // Their weights come from options.seed: a user's seeded test draws the same values whether or
+  // not it checks gradients in between.
+  Fn cube = [](const std::vector<Tensor>& v) { return v[0] * v[0] * v[0]; };
+  Tensor x = tensor({0.5, -1.25, 2.0}, {3}, {.dtype = Float64, .requires_grad = true});
+  manual_seed(11);
+  const std::string before = get_rng_state();
+  CHECK(gradcheck(cube, {x}));
+  CHECK(gradgradcheck(cube, {x}));
+  CHECK(get_rng_state() == before);
+
+  const std::vector<double> w = gradcheck_weights({2, 3}, 7).to_vector<double>();
+  CHECK(w == gradcheck_weights({2, 3}, 7).to_vector<double>());
+  CHECK(w != gradcheck_weights({2, 3}, 8).to_vector<double>());
+  for (double v : w) {
+    CHECK(v >= 0.5);
+    CHECK(v < 1.5);
+  }
+}
