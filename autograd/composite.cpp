@@ -32,6 +32,9 @@ Tensor one_hot(const Tensor& indices, int64_t num_classes) {
   TAPEFLOW_CHECK(indices.dtype() == DType::Int64, DTypeError, "one_hot", "indices must be int64, got ",
                  indices.dtype());
   TAPEFLOW_CHECK(num_classes > 0, ValueError, "one_hot", "num_classes must be positive, got ", num_classes);
+  Shape out_shape = indices.shape();
+  out_shape.push_back(num_classes);
+  shape_numel(out_shape, "one_hot");  // before arange(num_classes) allocates anything
   if (indices.numel() > 0) {
     const int64_t lo = min(indices).item<int64_t>(), hi = max(indices).item<int64_t>();
     TAPEFLOW_CHECK(lo >= 0 && hi < num_classes, ValueError, "one_hot", "index ", lo < 0 ? lo : hi,
@@ -70,6 +73,8 @@ Tensor squeeze(const Tensor& x, std::optional<int64_t> dim) {
 }
 
 Tensor unsqueeze(const Tensor& x, int64_t dim) {
+  TAPEFLOW_CHECK(x.dim() < kMaxDims, ShapeError, "unsqueeze", "a tensor of shape ", x.shape(),
+                 " already has the most dimensions a tensor may have (", kMaxDims, ")");
   const int64_t d = kernel::normalize_axis("unsqueeze", dim, x.dim() + 1);
   Shape shape = x.shape();
   shape.insert(shape.begin() + d, 1);

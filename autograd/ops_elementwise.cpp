@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Elementwise primitives: forward and backward side by side. Binary backward rules end in
 // sum_to(g, input shape), which undoes broadcasting.
+#include <cmath>
+
 #include "../tensor/detail/check.hpp"
 #include "../tensor/detail/kernels.hpp"
 #include "detail/node.hpp"
@@ -250,7 +252,9 @@ void check_defined(const char* op, const Tensor& t) {
 Tensor scalar_like(const Tensor& t, double v) {
   check_defined("scalar", t);
   DType d = t.dtype();
-  if (!is_floating(d) && v != static_cast<double>(static_cast<int64_t>(v))) d = DType::Float32;
+  // NOTE: tested without a cast: converting a double outside int64's range (or NaN) is undefined.
+  const bool int64_value = v >= -0x1p63 && v < 0x1p63 && v == std::trunc(v);
+  if (!is_floating(d) && !int64_value) d = DType::Float32;
   if (d == DType::Bool) d = DType::Int64;
   return full({}, v, {.dtype = d, .device = t.device()});
 }

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include <algorithm>
+
 #include "../tensor/detail/check.hpp"
 #include "../tensor/detail/kernels.hpp"
 #include "detail/node.hpp"
@@ -43,6 +45,12 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   const bool va = x.dim() == 1, vb = y.dim() == 1;
   if (va) x = x.unsqueeze(0);
   if (vb) y = y.unsqueeze(-1);
+  // Batch dims are checked here, where the message can give both full shapes.
+  for (int64_t i = 3; i <= std::max(x.dim(), y.dim()); ++i) {
+    const int64_t p = i <= x.dim() ? x.shape()[x.dim() - i] : 1, q = i <= y.dim() ? y.shape()[y.dim() - i] : 1;
+    TAPEFLOW_CHECK(p == q || p == 1 || q == 1, ShapeError, "matmul", "batch dimensions of shapes ", a.shape(),
+                   " and ", b.shape(), " do not broadcast (", p, " vs ", q, ")");
+  }
   Tensor out = apply2<MatMul>(x, y);
   if (va) out = out.squeeze(-2);
   if (vb) out = out.squeeze(-1);

@@ -65,14 +65,16 @@ void check_softmax_input(const char* op, const Tensor& x) {
 
 Tensor softmax(const Tensor& x, int64_t dim) {
   check_softmax_input("softmax", x);
+  const int64_t d = kernel::normalize_axis("softmax", dim, x.dim());  // a 0-d tensor takes 0 or -1
   if (x.dim() == 0) return softmax(x.reshape({1}), 0).reshape({});
-  return apply1<Softmax>(x, kernel::normalize_axis("softmax", dim, x.dim()));
+  return apply1<Softmax>(x, d);
 }
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
   check_softmax_input("log_softmax", x);
+  const int64_t d = kernel::normalize_axis("log_softmax", dim, x.dim());
   if (x.dim() == 0) return log_softmax(x.reshape({1}), 0).reshape({});
-  return apply1<LogSoftmax>(x, kernel::normalize_axis("log_softmax", dim, x.dim()));
+  return apply1<LogSoftmax>(x, d);
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets) {

@@ -93,8 +93,15 @@ Tensor argmin(const Tensor& x, std::optional<int64_t> axis, bool keepdim) {
 
 Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
   // log sum exp(x) = m + log sum exp(x - m) for any constant m; m = max keeps exp <= 1.
-  Tensor m = kernel::reduce("logsumexp", ReduceKind::Max, x, axes, true);
-  m = where(kernel::binary(BinaryKind::Eq, m, m), m, zeros_like(m));  // NaN-free shift
+  // Over an empty axis the sum is 0 and the result -inf (as in PyTorch); max has no value there.
+  Tensor m = x.numel() == 0
+                 ? zeros(keepdim_shape(x.shape(), kernel::normalize_axes("logsumexp", axes, x.dim())),
+                         {.dtype = x.dtype(), .device = x.device()})
+                 : kernel::reduce("logsumexp", ReduceKind::Max, x, axes, true);
+  // Shift by 0 where the maximum is not finite: -inf - -inf and inf - inf would be NaN, while
+  // log(sum(exp(x))) is rightly -inf (all -inf) or inf there. m - m is 0 exactly when m is finite.
+  Tensor zero = zeros_like(m);
+  m = kernel::where(kernel::binary(BinaryKind::Eq, kernel::binary(BinaryKind::Sub, m, m), zero), m, zero);
   Tensor r = log(sum(exp(x - m), axes, true)) + m;
   if (keepdim) return r;
   Axes ax = kernel::normalize_axes("logsumexp", axes, x.dim());

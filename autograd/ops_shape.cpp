@@ -16,18 +16,22 @@ using namespace detail;
 namespace {
 
 Shape infer_shape(const char* op, const Shape& in, const Shape& requested) {
+  TAPEFLOW_CHECK(requested.size() <= static_cast<std::size_t>(kMaxDims), ShapeError, op, "shape ", requested,
+                 " has more than ", kMaxDims, " dimensions");
   Shape out = requested;
   const int64_t n = shape_numel(in);
-  int64_t known = 1, infer = -1;
+  int64_t infer = -1;
+  Shape known_sizes;
   for (std::size_t i = 0; i < out.size(); ++i) {
     if (out[i] == -1) {
       TAPEFLOW_CHECK(infer < 0, ShapeError, op, "only one size may be -1, got ", requested);
       infer = static_cast<int64_t>(i);
     } else {
       TAPEFLOW_CHECK(out[i] >= 0, ShapeError, op, "invalid size in ", requested);
-      known *= out[i];
+      known_sizes.push_back(out[i]);
     }
   }
+  const int64_t known = shape_numel(known_sizes, op);  // overflow-checked, before any division
   if (infer >= 0) {
     TAPEFLOW_CHECK(known != 0 && n % known == 0, ShapeError, op, "cannot reshape ", in, " (", n,
                    " elements) into ", requested);
@@ -115,8 +119,9 @@ struct Slice {  // dx = zeros with g written into the slice
     c.shape[0] = x.shape();
     c.i0 = dim, c.i1 = start, c.axes = {stop, step};
     Shape shape = x.shape(), strides = x.strides();
-    shape[dim] = stop > start ? (stop - start + step - 1) / step : 0;
-    strides[dim] *= step;
+    // Not (stop - start + step - 1) / step: that overflows for a huge step.
+    shape[dim] = stop > start ? (stop - start - 1) / step + 1 : 0;
+    if (shape[dim] > 1) strides[dim] *= step;  // then step < size, so the product stays in range
     return make_view(x, shape, strides, x.offset() + start * x.strides()[dim]);
   }
   static Grads backward(const Ctx& c, const Tensor& g);
@@ -129,7 +134,7 @@ struct SliceScatter {  // slice's adjoint: y = zeros(shape) with g in the slice;
     c.i0 = dim, c.i1 = start, c.axes = {stop, step};
     Tensor out = zeros(shape, {.dtype = g.dtype(), .device = g.device()});
     Shape strides = out.strides();
-    strides[dim] *= step;
+    if (g.shape()[dim] > 1) strides[dim] *= step;  // as in Slice::forward
     Tensor window = make_view(out, g.shape(), strides, start * out.strides()[dim]);
     kernel::copy_into(window, g);
     return out;
@@ -197,7 +202,10 @@ Tensor view(const Tensor& x, const Shape& shape) {
   return apply1<View_>(x, s, *strides);
 }
 
-Tensor clone(const Tensor& x) { return apply1<Copy>(x); }
+Tensor clone(const Tensor& x) {
+  TAPEFLOW_CHECK(x.defined(), ValueError, "clone", "got an undefined tensor");
+  return apply1<Copy>(x);
+}
 
 Tensor permute(const Tensor& x, const Shape& dims) {
   TAPEFLOW_CHECK(static_cast<int64_t>(dims.size()) == x.dim(), ShapeError, "permute", "got ",
@@ -213,7 +221,13 @@ Tensor permute(const Tensor& x, const Shape& dims) {
 }
 
 Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1) {
-  if (x.dim() == 0) return x;
+  TAPEFLOW_CHECK(x.defined(), ValueError, "transpose", "got an undefined tensor");
+  if (x.dim() == 0) {
+    // Axes 0 and -1 name a 0-d tensor's only "dimension"; anything else is out of range.
+    kernel::normalize_axis("transpose", dim0, 0);
+    kernel::normalize_axis("transpose", dim1, 0);
+    return x;
+  }
   Shape dims(x.dim());
   std::iota(dims.begin(), dims.end(), 0);
   std::swap(dims[kernel::normalize_axis("transpose", dim0, x.dim())],
@@ -222,8 +236,11 @@ Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1) {
 }
 
 Tensor expand(const Tensor& x, const Shape& shape) {
+  TAPEFLOW_CHECK(x.defined(), ValueError, "expand", "got an undefined tensor");
   TAPEFLOW_CHECK(static_cast<int64_t>(shape.size()) >= x.dim(), ShapeError, "expand", "cannot expand ",
                  x.shape(), " to fewer dims ", shape);
+  TAPEFLOW_CHECK(shape.size() <= static_cast<std::size_t>(kMaxDims), ShapeError, "expand", "shape ", shape,
+                 " has more than ", kMaxDims, " dimensions");
   Shape s = shape;
   const int64_t lead = static_cast<int64_t>(s.size()) - x.dim();
   for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d) {
@@ -235,6 +252,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     TAPEFLOW_CHECK(have == s[d] || have == 1, ShapeError, "expand", "cannot expand ", x.shape(), " to ",
                    shape, " (dimension ", d, ": ", have, " vs ", s[d], ")");
   }
+  shape_numel(s, "expand");  // a stride-0 view allocates nothing, but its element count must exist
   if (s == x.shape()) return apply1<View_>(x, s, x.strides());
   return apply1<Expand>(x, s);
 }
@@ -269,6 +287,8 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 
 Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
   TAPEFLOW_CHECK(!tensors.empty(), ValueError, "concat", "needs at least one tensor");
+  for (std::size_t i = 0; i < tensors.size(); ++i)
+    TAPEFLOW_CHECK(tensors[i].defined(), ValueError, "concat", "tensor ", i, " is undefined");
   const Tensor& first = tensors[0];
   TAPEFLOW_CHECK(first.dim() > 0, ShapeError, "concat", "cannot concatenate 0-d tensors");
   dim = kernel::normalize_axis("concat", dim, first.dim());
@@ -283,7 +303,9 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
     for (int64_t d = 0; fits && d < t.dim(); ++d) fits = d == dim || t.shape()[d] == first.shape()[d];
     TAPEFLOW_CHECK(fits, ShapeError, "concat", "tensor ", i, " has shape ", t.shape(),
                    " but tensor 0 has shape ", first.shape(), " (only dimension ", dim, " may differ)");
+    // Each size is at most 2^60 (shape_numel's bound), so the sum cannot overflow before the check.
     shape[dim] += t.shape()[dim];
+    shape_numel(shape, "concat");
   }
   std::vector<Tensor> inputs;
   inputs.reserve(tensors.size());

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <unordered_map>
 #include <vector>
 
 #include "../tensor/detail/check.hpp"
@@ -213,10 +214,16 @@ std::vector<Tensor> run_backward(const EngineRequest& rq) {
   std::vector<bool> reached(results.size(), false);
   struct Cleanup {  // scratch state must not survive an exception
     std::vector<Node*>& order;
+    const std::vector<Tensor>* inputs;
     ~Cleanup() {
       for (Node* n : order) n->grad_buffer = Tensor(), n->capture = -1;
+      // NOTE: an input's node is not in `order` when the outputs do not depend on it; a mark
+      // left there would send a later backward's gradient to a result slot that is not there.
+      if (inputs)
+        for (const Tensor& x : *inputs)
+          if (x.defined() && x.impl()->grad_fn) x.impl()->grad_fn->capture = -1;
     }
-  } cleanup{order};
+  } cleanup{order, rq.inputs};
   if (rq.inputs) {
     for (std::size_t i = 0; i < rq.inputs->size(); ++i) {
       const Tensor& x = (*rq.inputs)[i];
@@ -227,14 +234,20 @@ std::vector<Tensor> run_backward(const EngineRequest& rq) {
     }
   }
 
+  // Gradients for .grad() are summed aside and stored only once the whole pass has succeeded:
+  // a backward that throws part way (AnomalyGuard, a tensor modified in place, a custom
+  // backward) leaves every .grad() as it was, instead of some leaves already updated.
+  std::vector<std::pair<std::shared_ptr<TensorImpl>, Tensor>> pending;
+  std::unordered_map<const TensorImpl*, std::size_t> pending_index;
   auto deliver_to_leaf = [&](const std::shared_ptr<TensorImpl>& leaf, const Tensor& g) {
     if (rq.inputs) {
       for (std::size_t i = 0; i < leaf_inputs.size(); ++i)
         if (leaf_inputs[i] == leaf.get()) accumulate(results[i], g), reached[i] = true;
       return;
     }
-    Tensor& slot = leaf->grad;
-    slot = slot.defined() ? slot + g : owned_gradient(g, rq.create_graph);
+    auto [it, fresh] = pending_index.emplace(leaf.get(), pending.size());
+    if (fresh) pending.emplace_back(leaf, g);
+    else accumulate(pending[it->second].second, g);
   };
 
   std::optional<NoGradGuard> off;
@@ -282,6 +295,11 @@ std::vector<Tensor> run_backward(const EngineRequest& rq) {
       TAPEFLOW_CHECK(reached[i] || rq.allow_unused, AutogradError, rq.api, "input ", i, " (shape ",
                      (*rq.inputs)[i].shape(), ") was not used to compute the outputs; pass "
                      "allow_unused=true to get an undefined gradient instead");
+  for (auto& [leaf, sum] : pending) {
+    Tensor g = std::move(sum);  // owned_gradient may keep g's storage only if nothing else holds it
+    Tensor& slot = leaf->grad;
+    slot = slot.defined() ? slot + g : owned_gradient(g, rq.create_graph);
+  }
   return results;
 }
 

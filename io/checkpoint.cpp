@@ -330,7 +330,7 @@ StateDict Reader::read_tensors(const Header& h) {
       const std::size_t in = e.dtype->size;
       const uint64_t numel = bytes / in;
       const uint64_t per_chunk = kChunk / in;
-      stage.resize(kChunk);
+      stage.resize(static_cast<std::size_t>(std::min<uint64_t>(kChunk, bytes)));
       auto* out64 = reinterpret_cast<int64_t*>(dst);
       for (uint64_t first = 0; first < numel; first += per_chunk) {
         const std::size_t count = static_cast<std::size_t>(std::min(per_chunk, numel - first));

@@ -57,7 +57,9 @@ bool is_integer(IdxType type) { return type != IdxType::Float && type != IdxType
 // 00 00, so the two never mix up). Concatenated gzip members are read as one stream, as gzip does.
 class ByteStream {
  public:
-  explicit ByteStream(const std::string& path) : file_(kOp, path), buf_(kChunk) {
+  // NOTE: a small file gets a small buffer: zeroing a whole chunk would cost more than the read.
+  explicit ByteStream(const std::string& path)
+      : file_(kOp, path), buf_(static_cast<std::size_t>(std::clamp<uint64_t>(file_.size().value_or(kChunk), 4096, kChunk))) {
     fill();
     gzip_ = len_ >= 2 && buf_[0] == 0x1f && buf_[1] == 0x8b;
     if (gzip_) {
@@ -353,7 +355,7 @@ Tensor read_idx(const std::string& path, const IdxOptions& options) {
     if (done < data_bytes) truncated(done);
     swap_in_place(dst, static_cast<std::size_t>(p.numel), in_size);
   } else {
-    std::vector<unsigned char> stage(kChunk);
+    std::vector<unsigned char> stage(static_cast<std::size_t>(std::min<uint64_t>(kChunk, data_bytes)));
     const uint64_t per_chunk = kChunk / in_size;
     for (uint64_t first = 0; first < p.numel; first += per_chunk) {
       const std::size_t count = static_cast<std::size_t>(std::min(per_chunk, p.numel - first));

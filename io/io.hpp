@@ -8,6 +8,7 @@
 #include "data_loader.hpp"
 #include "dataset.hpp"
 #include "dot.hpp"
+#include "event_reader.hpp"
 #include "idx.hpp"
 #include "mnist.hpp"
 #include "npy.hpp"

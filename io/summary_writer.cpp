@@ -23,6 +23,7 @@
 #include "detail/crc32c.hpp"
 #include "detail/file.hpp"
 #include "detail/protobuf_writer.hpp"
+#include "detail/utf8.hpp"
 
 namespace tapeflow::io {
 namespace {
@@ -183,7 +184,18 @@ ProtoWriter text_summary(const std::string& tag, const std::string& text) {
 std::string scoped(const char* op, const std::string& tag) {
   if (tag.empty()) throw ValueError(std::string(op) + ": the tag is empty");
   const std::string scope = NameScope::current();
-  return scope.empty() ? tag : scope + "/" + tag;
+  std::string full = scope.empty() ? tag : scope + "/" + tag;
+  // NOTE: Summary.Value.tag is a proto3 string: protobuf, and so TensorBoard, refuses to decode
+  // an event whose tag is not UTF-8, which would make the whole file unreadable from there on.
+  for (std::size_t i = 0; i < full.size();) {
+    uint32_t cp = 0;
+    const std::size_t len = detail::utf8_decode(full, i, cp);
+    if (len == 0)
+      throw ValueError(std::string(op) + ": the tag is not valid UTF-8 (byte " + std::to_string(i) + " of \"" + full +
+                       "\"); TensorBoard stores tags as UTF-8 text");
+    i += len;
+  }
+  return full;
 }
 
 }  // namespace
@@ -357,11 +369,22 @@ void SummaryWriter::add_scalars(const std::string& main_tag, const std::map<std:
   const std::string tag = scoped("add_scalars", main_tag);
   std::string run_prefix = tag;
   std::replace(run_prefix.begin(), run_prefix.end(), '/', '_');
+  // NOTE: the tag and keys name folders, and a path stops at a NUL byte: the run would land in
+  // another folder (or fail with a message cut short).
+  const auto no_nul = [&](const std::string& what, const std::string& s) {
+    if (s.find('\0') != std::string::npos)
+      throw ValueError("add_scalars: " + what + " holds a NUL byte, which a run's folder name cannot");
+  };
+  no_nul("the tag", tag);
+  for (const auto& [key, value] : values) no_nul("the key \"" + key.substr(0, key.find('\0')) + "\"", key);
   Impl& impl = checked_impl("add_scalars");
   std::lock_guard lock(impl.mutex);
   impl.check_open("add_scalars");
-  for (const auto& [key, value] : values)
-    impl.run(impl.logdir + "/" + run_prefix + "_" + key).add(scalar_summary(tag, value), step);
+  // Every run first: a folder or file that cannot be created leaves no key's event behind.
+  std::vector<Impl*> runs;
+  for (const auto& [key, value] : values) runs.push_back(&impl.run(impl.logdir + "/" + run_prefix + "_" + key));
+  std::size_t i = 0;
+  for (const auto& [key, value] : values) runs[i++]->add(scalar_summary(tag, value), step);
 }
 
 void SummaryWriter::add_histogram(const std::string& tag, const Tensor& values, int64_t step, int bins) {

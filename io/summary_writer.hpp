@@ -23,10 +23,11 @@ struct SummaryWriterOptions {
 
 /// Writes TensorBoard event files: `<logdir>/events.out.tfevents.<unix seconds>.<host>.<pid>.<n>`
 /// plus the suffix, a new file per writer. Tags are prefixed by the current NameScope ("train"
-/// scope: "loss" becomes "train/loss"). Events are buffered (see SummaryWriterOptions) and
-/// appended to the file; flush() makes them visible to TensorBoard, close() also syncs them to
-/// disk. Safe to call from several threads. A failed write throws IOError naming the file, leaves
-/// the file's whole records as they were and keeps the events buffered for flush() to retry.
+/// scope: "loss" becomes "train/loss") and must be non-empty UTF-8 (else ValueError). Events are
+/// buffered (see SummaryWriterOptions) and appended to the file; flush() makes them visible to
+/// TensorBoard, close() also syncs them to disk. Safe to call from several threads. A failed write
+/// throws IOError naming the file, leaves the file's whole records as they were and keeps the
+/// events buffered for flush() to retry.
 class SummaryWriter {
  public:
   /// Creates `logdir` (and its parents) and the event file, and writes the file's version record.
@@ -46,6 +47,7 @@ class SummaryWriter {
   void add_scalar(const std::string& tag, double value, int64_t step);
   /// Several scalars on one chart: each key goes to its own run `<logdir>/<main_tag>_<key>` (with
   /// the scoped main_tag's '/' turned into '_'), all under the tag `main_tag`, as in PyTorch.
+  /// Throws ValueError for a tag or key holding a NUL byte (no folder name can).
   void add_scalars(const std::string& main_tag, const std::map<std::string, double>& values, int64_t step);
   /// A histogram of all the values of a tensor of any dtype, layout and device: `bins`
   /// equal-width buckets from the smallest value to the largest (one bucket when all are equal).

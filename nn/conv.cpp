@@ -11,6 +11,7 @@
 
 #include "../tensor/ops.hpp"
 #include "detail/size2_format.hpp"
+#include "detail/window_span.hpp"
 #include "init.hpp"
 
 namespace tapeflow::nn {
@@ -38,8 +39,7 @@ WindowGeometry window_geometry(const Shape& input, Size2 kernel, Size2 stride, S
   if (padding.h < 0 || padding.w < 0)
     throw ValueError("conv2d: padding must be non-negative, got " + size2_str(padding));
   const int64_t h = input[2], w = input[3];
-  const Size2 span{dilation.h * (kernel.h - 1) + 1, dilation.w * (kernel.w - 1) + 1};
-  const Size2 padded{h + 2 * padding.h, w + 2 * padding.w};
+  const auto [span, padded] = detail::window_span("conv2d", h, w, kernel, padding, dilation);
   if (span.h > padded.h || span.w > padded.w)
     throw ShapeError("conv2d: kernel " + size2_str(kernel) +
                      (span == kernel ? std::string() : " (dilated to " + size2_str(span) + ")") +
@@ -66,7 +66,18 @@ Tensor window_index(const WindowGeometry& g, bool ones, Device device) {
 
   const int64_t kh = g.kernel.h, kw = g.kernel.w, plane = g.height * g.width;
   const int64_t zero_slot = g.channels * plane, one_slot = zero_slot + (g.padded() ? 1 : 0);
-  std::vector<int64_t> idx(static_cast<std::size_t>(g.out_h * g.out_w * (g.channels * kh * kw + ones)));
+  const int64_t count = g.out_h * g.out_w * (g.channels * kh * kw + ones);
+  // NOTE: allocated as a tensor, not a std::vector: with huge padding the index alone may be more
+  // than any machine holds, which must be a tapeflow::Error, not std::bad_alloc.
+  Tensor index;
+  try {
+    index = empty({count}, {.dtype = Int64});
+  } catch (const ValueError& e) {
+    throw ValueError("conv2d: the im2col index for an output of " + std::to_string(g.out_h) + "x" +
+                     std::to_string(g.out_w) + " windows of " + std::to_string(g.channels * kh * kw) +
+                     " taps cannot be allocated (" + e.what() + ")");
+  }
+  int64_t* idx = index.data_ptr<int64_t>();
   std::size_t at = 0;
   for (int64_t oh = 0; oh < g.out_h; ++oh)
     for (int64_t ow = 0; ow < g.out_w; ++ow) {
@@ -81,7 +92,6 @@ Tensor window_index(const WindowGeometry& g, bool ones, Device device) {
         }
       if (ones) idx[at++] = one_slot;
     }
-  Tensor index = tensor(idx, {}, {.dtype = Int64});
   if (cache.size() >= kCacheSize) cache.erase(cache.begin());
   cache.emplace_back(std::move(key), index);
   return index.to(device);
@@ -130,9 +140,12 @@ Tensor functional::conv2d(const Tensor& input, const Tensor& weight, const Tenso
   const Shape& xs = input.shape();
   const Shape& ws = weight.shape();
   const int64_t n = xs[0], channels = xs[1], out_channels = ws[0];
-  if (channels != ws[1] * groups)
+  int64_t expected_channels;  // ws[1] * groups, which a huge groups would overflow
+  const bool too_many = __builtin_mul_overflow(ws[1], groups, &expected_channels);
+  if (too_many || channels != expected_channels)
     throw ShapeError("conv2d: input " + shape_str(xs) + " has " + std::to_string(channels) +
-                     " channels but weight " + shape_str(ws) + " expects " + std::to_string(ws[1] * groups) +
+                     " channels but weight " + shape_str(ws) + " expects " +
+                     (too_many ? std::string("more than 2^63") : std::to_string(expected_channels)) +
                      (groups > 1 ? " (" + std::to_string(ws[1]) + " per group, groups=" + std::to_string(groups) + ")"
                                  : std::string()));
   if (out_channels % groups != 0)
@@ -145,6 +158,10 @@ Tensor functional::conv2d(const Tensor& input, const Tensor& weight, const Tenso
     throw ValueError("conv2d: options.bias is false but a bias tensor was given");
 
   const WindowGeometry g = window_geometry(xs, {ws[2], ws[3]}, options.stride, options.padding, options.dilation);
+  // The output and the im2col columns must exist before their index is built; huge padding
+  // asks for more elements than can.
+  shape_numel({n, out_channels, g.out_h, g.out_w}, "conv2d");
+  shape_numel({n, g.out_h, g.out_w, channels, ws[2], ws[3]}, "conv2d");
   const int64_t rows = n * g.out_h * g.out_w, taps = channels * ws[2] * ws[3];
   if (groups == 1) {
     // Columns [N·OH·OW, C·kh·kw (+1)] make the whole batch ONE GEMM with the weight
@@ -186,6 +203,7 @@ Conv2d::Conv2d(int64_t in, int64_t out, Size2 kernel, Conv2dOptions opts)
     throw ValueError("Conv2d: groups=" + std::to_string(opts.groups) +
                      " must be positive and divide in_channels " + std::to_string(in) +
                      " and out_channels " + std::to_string(out));
+  shape_numel({out, in / opts.groups, kernel.h, kernel.w}, "Conv2d");  // name the module, not empty()
   weight = register_parameter("weight", empty({out, in / opts.groups, kernel.h, kernel.w}));
   if (opts.bias) bias = register_parameter("bias", empty({out}));
   reset_parameters();

@@ -53,6 +53,7 @@ Embedding::Embedding(int64_t num, int64_t dim, EmbeddingOptions options)
     throw ValueError("Embedding: num_embeddings and embedding_dim must be positive, got " + std::to_string(num) +
                      " and " + std::to_string(dim));
   if (options.padding_idx) padding_idx = normalize_padding_idx("Embedding", *options.padding_idx, num);
+  shape_numel({num, dim}, "Embedding");  // name the module when the table cannot exist
   weight = register_parameter("weight", empty({num, dim}));
   reset_parameters();
 }

@@ -23,6 +23,7 @@ Linear::Linear(int64_t in, int64_t out, LinearOptions options)
   if (in <= 0 || out <= 0)
     throw ValueError("Linear: in_features and out_features must be positive, got " + std::to_string(in) +
                      " and " + std::to_string(out));
+  shape_numel({out, in}, "Linear");  // name the module when the weight cannot exist
   weight = register_parameter("weight", empty({out, in}));
   if (options.bias) bias = register_parameter("bias", empty({out}));
   reset_parameters();

@@ -82,8 +82,9 @@ Tensor functional::binary_cross_entropy(const Tensor& probs, const Tensor& targe
   check_pair("binary_cross_entropy", probs, target);
   {
     NoGradGuard off;
-    if (probs.numel() > 0 && (min(probs).item<double>() < 0.0 || max(probs).item<double>() > 1.0))
-      throw ValueError("binary_cross_entropy: input probabilities must lie in [0, 1]");
+    // Written so that NaN (which min and max propagate) fails too, as in PyTorch.
+    if (probs.numel() > 0 && !(min(probs).item<double>() >= 0.0 && max(probs).item<double>() <= 1.0))
+      throw ValueError("binary_cross_entropy: input probabilities must lie in [0, 1] (and not be NaN)");
   }
   // Like PyTorch, logs are floored at -100 so that p = 0 or 1 gives a large finite loss, not
   // inf; flooring p itself (not the log) also keeps the gradient there finite (0, not 0/0).

@@ -46,9 +46,10 @@ Tensor Module::register_parameter(std::string name, Tensor tensor, bool requires
   if (!tensor.defined()) throw ValueError(type_name_ + ": parameter '" + name + "' is undefined");
   if (!tensor.is_leaf())
     throw AutogradError(type_name_ + ": parameter '" + name + "' must be a leaf (detach() it first)");
-  tensor.requires_grad_(requires_grad);
+  // Refused before requires_grad_ touches the tensor: a failed registration changes nothing.
   for (const auto& [n, t] : parameters_)
     if (n == name) throw ValueError(type_name_ + ": parameter '" + name + "' is already registered");
+  tensor.requires_grad_(requires_grad);
   parameters_.emplace_back(std::move(name), tensor);
   return tensor;
 }

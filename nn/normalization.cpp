@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "normalization.hpp"
 
+#include <cmath>
+
 #include "../autograd/tape.hpp"
 #include "../tensor/ops.hpp"
 
@@ -89,6 +91,11 @@ BatchNorm::BatchNorm(const char* type_name, int64_t num_features, BatchNormOptio
     : Module(type_name), num_features(num_features), options(options), min_rank_(min_rank), max_rank_(max_rank) {
   if (num_features <= 0)
     throw ValueError(std::string(type_name) + ": num_features must be positive, got " + std::to_string(num_features));
+  // A negative eps makes sqrt(var + eps) NaN on constant channels; momentum is a mixing weight.
+  if (!(options.eps >= 0.0 && std::isfinite(options.eps)))
+    throw ValueError(std::string(type_name) + ": eps must be a finite non-negative number, got " + std::to_string(options.eps));
+  if (!(options.momentum >= 0.0 && options.momentum <= 1.0))
+    throw ValueError(std::string(type_name) + ": momentum must be in [0, 1], got " + std::to_string(options.momentum));
   if (options.affine) {
     weight = register_parameter("weight", ones({num_features}));
     bias = register_parameter("bias", zeros({num_features}));
@@ -123,6 +130,12 @@ std::string BatchNorm::extra_repr() const {
 LayerNorm::LayerNorm(Shape shape, LayerNormOptions options)
     : Module("LayerNorm"), normalized_shape(std::move(shape)), options(options) {
   if (normalized_shape.empty()) throw ValueError("LayerNorm: normalized_shape must not be empty");
+  for (int64_t s : normalized_shape)
+    if (s <= 0)
+      throw ValueError("LayerNorm: normalized_shape " + shape_str(normalized_shape) + " must have positive sizes");
+  shape_numel(normalized_shape, "LayerNorm");
+  if (!(options.eps >= 0.0 && std::isfinite(options.eps)))
+    throw ValueError("LayerNorm: eps must be a finite non-negative number, got " + std::to_string(options.eps));
   if (options.elementwise_affine) {
     weight = register_parameter("weight", ones(normalized_shape));
     bias = register_parameter("bias", zeros(normalized_shape));

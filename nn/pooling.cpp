@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "../autograd/tape.hpp"
-#include "detail/size2_format.hpp"
 #include "../tensor/ops.hpp"
 #include "detail/size2_format.hpp"
+#include "detail/window_span.hpp"
 
 namespace tapeflow::nn {
 
@@ -46,13 +46,16 @@ Size2 pool_output(const char* op, const Shape& x, Size2 kernel, Size2 stride, Si
   if (padding.h > kernel.h / 2 || padding.w > kernel.w / 2)
     throw ValueError(name + ": padding " + size2_str(padding) + " must be at most half the kernel size " +
                      size2_str(kernel));
-  const Size2 span{dilation.h * (kernel.h - 1) + 1, dilation.w * (kernel.w - 1) + 1};
-  const Size2 padded{x[2] + 2 * padding.h, x[3] + 2 * padding.w};
+  const auto [span, padded] = detail::window_span(name, x[2], x[3], kernel, padding, dilation);
   if (span.h > padded.h || span.w > padded.w)
     throw ShapeError(name + ": kernel " + size2_str(kernel) +
                      (span == kernel ? std::string() : " (dilated to " + size2_str(span) + ")") +
                      " is larger than the padded input " + size2_str(padded) + " of input " + shape_str(x));
-  return {(padded.h - span.h) / stride.h + 1, (padded.w - span.w) / stride.w + 1};
+  const Size2 out{(padded.h - span.h) / stride.h + 1, (padded.w - span.w) / stride.w + 1};
+  // The padded copy and the tap index are built before any output: they must be possible sizes.
+  shape_numel({x[0], x[1], padded.h, padded.w}, op);
+  shape_numel({kernel.h, kernel.w, out.h, out.w}, op);
+  return out;
 }
 
 /// x [N, C, H, W] with `pad` rows and columns of `value` on each side (differentiable).

@@ -8,6 +8,7 @@
 // each step adds only h·W_hhᵀ, one GEMM for all gates, before slicing the gates apart.
 #include "recurrent.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "../autograd/tape.hpp"
@@ -363,6 +364,8 @@ RecurrentCellBase::RecurrentCellBase(std::string type_name, int64_t in, int64_t 
   if (in <= 0 || hidden <= 0)
     throw ValueError(this->type_name() + ": input_size and hidden_size must be positive, got " + std::to_string(in) +
                      " and " + std::to_string(hidden));
+  // gates * hidden would wrap for a huge hidden_size (LSTM: 4 * 2^62 is 0) and make a weightless cell.
+  shape_numel({gates, hidden, std::max(in, hidden)}, this->type_name().c_str());
   weight_ih = register_parameter("weight_ih", empty({gates * hidden, in}));
   weight_hh = register_parameter("weight_hh", empty({gates * hidden, hidden}));
   if (bias) {
@@ -432,6 +435,7 @@ RecurrentBase::RecurrentBase(std::string type_name, int64_t in, int64_t hidden, 
                      std::to_string(in) + ", " + std::to_string(hidden) + " and " + std::to_string(layers));
   if (!(dropout >= 0.0 && dropout <= 1.0))
     throw ValueError(this->type_name() + ": dropout must be in [0, 1], got " + std::to_string(dropout));
+  shape_numel({gates, hidden, std::max(in, hidden)}, this->type_name().c_str());  // as in RecurrentCellBase
   for (int64_t l = 0; l < layers; ++l) {
     const std::string sfx = "_l" + std::to_string(l);
     RecurrentWeights w;

@@ -34,6 +34,7 @@ bool split_key(const std::string& key, const std::string& prefix, std::size_t& i
 
 Optimizer::Optimizer(std::vector<Tensor> parameters, double lr) : name_("optimizer") {
   add_param_group(std::move(parameters), lr);
+  if (parameters_.empty()) throw_no_groups();
 }
 
 Optimizer::Optimizer(std::string name) : name_(std::move(name)) {}
@@ -59,7 +60,9 @@ void Optimizer::add_param_group(std::vector<Tensor> params, double lr) {
 }
 
 void Optimizer::throw_no_groups() const {
-  TAPEFLOW_CHECK(false, ValueError, name_.c_str(), "needs at least one parameter group");
+  // An optimizer over nothing is almost always a model whose parameters() was called too early.
+  TAPEFLOW_CHECK(false, ValueError, name_.c_str(), "needs at least one parameter group holding at least one "
+                 "parameter; got an empty parameter list");
   throw InternalError("unreachable");
 }
 

@@ -110,6 +110,7 @@ class Optimizer {
       add_param_group(std::move(g.params), o.lr);
       options.push_back(std::move(o));
     }
+    if (parameters_.empty()) throw_no_groups();  // groups may be empty, but not all of them
     return options;
   }
   /// Appends a group; throws ValueError for a bad parameter (also one already in a group).

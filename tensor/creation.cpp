@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <mutex>
 #include <random>
 #include <sstream>
+#include <utility>
 
 #include "detail/check.hpp"
 #include "detail/kernels.hpp"
@@ -36,16 +38,11 @@ Tensor finish(Tensor t, const Options& o) {
   return t;
 }
 
-Tensor filled(const Shape& shape, double value, const Options& o, DType fallback = DType::Float32) {
-  Tensor t = make_tensor(shape, o.dtype.value_or(fallback), o.device);
+Tensor filled(const char* op, const Shape& shape, double value, const Options& o) {
+  Tensor t = make_tensor(shape, o.dtype.value_or(DType::Float32), o.device, op);
   detail::kernel::fill(t, value);
   t.impl()->storage->version = 0;
   return finish(t, o);
-}
-
-Tensor from_doubles(const std::vector<double>& v, const Shape& shape, const Options& o) {
-  Tensor host = from_host(v, shape, DType::Float64, {.dtype = o.dtype.value_or(DType::Float32), .device = o.device});
-  return finish(host, o);
 }
 
 std::mutex g_rng_mutex;
@@ -61,17 +58,33 @@ double next_normal() {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
 }
 
+// Host staging for values computed element by element, allocated as a tensor so that an
+// impossible size is refused (naming `op`) like any other, before anything is drawn or written.
+template <typename T>
+std::pair<Tensor, T*> staging(const char* op, const Shape& shape) {
+  Tensor t = make_tensor(shape, dtype_of<T>(), Device::cpu(), op);
+  return {t, reinterpret_cast<T*>(t.impl()->data())};
+}
+
+Tensor finish_staged(Tensor host, const Options& o, DType fallback) {
+  const DType dtype = o.dtype.value_or(fallback);
+  Tensor t = host.dtype() == dtype ? host : detail::kernel::cast(host, dtype);
+  if (!o.device.is_cpu()) t = t.to(o.device);
+  return finish(t, o);
+}
+
 template <typename Draw>
-Tensor random(const Shape& shape, const Options& o, Draw draw) {
-  const int64_t n = shape_numel(shape);
-  std::vector<double> v(static_cast<std::size_t>(n));
+Tensor random(const char* op, const Shape& shape, const Options& o, Draw draw) {
+  // Checked before drawing: a refused call leaves the generator where it was.
+  TAPEFLOW_CHECK(is_floating(o.dtype.value_or(DType::Float32)), DTypeError, op,
+                 "random floating values need a floating dtype, got ", *o.dtype);
+  detail::backend_for_op(o.device, op);
+  auto [host, v] = staging<double>(op, shape);
   {
     std::lock_guard lock(g_rng_mutex);
-    for (auto& x : v) x = draw();
+    for (int64_t i = 0, n = host.numel(); i < n; ++i) v[i] = draw();
   }
-  TAPEFLOW_CHECK(is_floating(o.dtype.value_or(DType::Float32)), DTypeError, "random",
-                 "random floating values need a floating dtype, got ", *o.dtype);
-  return from_doubles(v, shape, o);
+  return finish_staged(host, o, DType::Float32);
 }
 
 }  // namespace
@@ -97,10 +110,10 @@ Tensor tensor(std::initializer_list<bool> values, const Shape& shape, const Opti
   return tensor(v, shape, bo);
 }
 
-Tensor scalar_tensor(double value, const Options& o) { return filled({}, value, o); }
+Tensor scalar_tensor(double value, const Options& o) { return filled("scalar_tensor", {}, value, o); }
 
 Tensor from_blob(const void* data, const Shape& shape, DType dtype, const Options& o) {
-  Tensor t = make_tensor(shape, dtype, Device::cpu());
+  Tensor t = make_tensor(shape, dtype, Device::cpu(), "from_blob");
   const std::size_t bytes = static_cast<std::size_t>(t.numel()) * element_size(dtype);
   if (bytes) std::memcpy(t.impl()->data(), data, bytes);
   if (o.dtype && *o.dtype != dtype) t = detail::kernel::cast(t, *o.dtype);
@@ -108,11 +121,11 @@ Tensor from_blob(const void* data, const Shape& shape, DType dtype, const Option
   return finish(t, o);
 }
 
-Tensor zeros(const Shape& shape, const Options& o) { return filled(shape, 0.0, o); }
-Tensor ones(const Shape& shape, const Options& o) { return filled(shape, 1.0, o); }
-Tensor full(const Shape& shape, double value, const Options& o) { return filled(shape, value, o); }
+Tensor zeros(const Shape& shape, const Options& o) { return filled("zeros", shape, 0.0, o); }
+Tensor ones(const Shape& shape, const Options& o) { return filled("ones", shape, 1.0, o); }
+Tensor full(const Shape& shape, double value, const Options& o) { return filled("full", shape, value, o); }
 Tensor empty(const Shape& shape, const Options& o) {
-  return finish(make_tensor(shape, o.dtype.value_or(DType::Float32), o.device), o);
+  return finish(make_tensor(shape, o.dtype.value_or(DType::Float32), o.device, "empty"), o);
 }
 
 Tensor arange(double end, const Options& o) { return arange(0.0, end, 1.0, o); }
@@ -120,26 +133,30 @@ Tensor arange(double start, double end, double step, const Options& o) {
   TAPEFLOW_CHECK(step != 0 && std::isfinite(start) && std::isfinite(end) && std::isfinite(step), ValueError,
                  "arange", "invalid range start=", start, " end=", end, " step=", step);
   const double count = std::ceil((end - start) / step);
+  // NOTE: converting a double beyond int64's range is undefined; 2^62 is past any valid size.
+  TAPEFLOW_CHECK(count < 0x1p62, ShapeError, "arange", "range start=", start, " end=", end, " step=", step,
+                 " has too many elements (", count, ")");
   const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
-  std::vector<double> v(static_cast<std::size_t>(n));
+  auto [host, v] = staging<double>("arange", {n});
   for (int64_t i = 0; i < n; ++i) v[i] = start + static_cast<double>(i) * step;
-  return from_doubles(v, {n}, o);
+  return finish_staged(host, o, DType::Float32);
 }
 
 Tensor linspace(double start, double end, int64_t steps, const Options& o) {
   TAPEFLOW_CHECK(steps >= 0, ValueError, "linspace", "steps must be non-negative, got ", steps);
-  std::vector<double> v(static_cast<std::size_t>(steps));
+  auto [host, v] = staging<double>("linspace", {steps});
   for (int64_t i = 0; i < steps; ++i)
     v[i] = steps == 1 ? start : start + (end - start) * static_cast<double>(i) / static_cast<double>(steps - 1);
-  return from_doubles(v, {steps}, o);
+  return finish_staged(host, o, DType::Float32);
 }
 
 Tensor eye(int64_t n, int64_t m, const Options& o) {
-  if (m < 0) m = n;
-  TAPEFLOW_CHECK(n >= 0, ValueError, "eye", "size must be non-negative, got ", n);
-  std::vector<double> v(static_cast<std::size_t>(n * m), 0.0);
+  if (m == -1) m = n;
+  TAPEFLOW_CHECK(n >= 0 && m >= 0, ValueError, "eye", "sizes must be non-negative, got ", n, " and ", m);
+  auto [host, v] = staging<double>("eye", {n, m});
+  std::fill(v, v + host.numel(), 0.0);
   for (int64_t i = 0; i < std::min(n, m); ++i) v[i * m + i] = 1.0;
-  return from_doubles(v, {n, m}, o);
+  return finish_staged(host, o, DType::Float32);
 }
 
 namespace {
@@ -179,19 +196,19 @@ void set_rng_state(const std::string& state) {
   g_rng = restored;
 }
 
-Tensor rand(const Shape& shape, const Options& o) { return random(shape, o, next_uniform); }
-Tensor randn(const Shape& shape, const Options& o) { return random(shape, o, next_normal); }
+Tensor rand(const Shape& shape, const Options& o) { return random("rand", shape, o, next_uniform); }
+Tensor randn(const Shape& shape, const Options& o) { return random("randn", shape, o, next_normal); }
 Tensor uniform(const Shape& shape, double low, double high, const Options& o) {
   TAPEFLOW_CHECK(low <= high, ValueError, "uniform", "low ", low, " is greater than high ", high);
-  return random(shape, o, [&] { return low + (high - low) * next_uniform(); });
+  return random("uniform", shape, o, [&] { return low + (high - low) * next_uniform(); });
 }
 Tensor normal(const Shape& shape, double mean, double stddev, const Options& o) {
   TAPEFLOW_CHECK(stddev >= 0, ValueError, "normal", "stddev must be non-negative, got ", stddev);
-  return random(shape, o, [&] { return mean + stddev * next_normal(); });
+  return random("normal", shape, o, [&] { return mean + stddev * next_normal(); });
 }
 Tensor truncated_normal(const Shape& shape, double mean, double stddev, const Options& o) {
   TAPEFLOW_CHECK(stddev >= 0, ValueError, "truncated_normal", "stddev must be non-negative, got ", stddev);
-  return random(shape, o, [&] {
+  return random("truncated_normal", shape, o, [&] {
     double z;
     do z = next_normal();
     while (std::abs(z) > 2.0);  // TensorFlow's rule: redraw beyond two standard deviations
@@ -200,16 +217,16 @@ Tensor truncated_normal(const Shape& shape, double mean, double stddev, const Op
 }
 Tensor randint(int64_t low, int64_t high, const Shape& shape, const Options& o) {
   TAPEFLOW_CHECK(low < high, ValueError, "randint", "empty range [", low, ", ", high, ")");
-  const int64_t n = shape_numel(shape);
-  std::vector<int64_t> v(static_cast<std::size_t>(n));
+  detail::backend_for_op(o.device, "randint");
+  auto [host, v] = staging<int64_t>("randint", shape);
   {
     std::lock_guard lock(g_rng_mutex);
-    const uint64_t span = static_cast<uint64_t>(high - low);
-    for (auto& x : v) x = low + static_cast<int64_t>(g_rng() % span);
+    // NOTE: high - low overflows int64 for ranges wider than 2^63; unsigned arithmetic wraps right.
+    const uint64_t span = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);
+    for (int64_t i = 0, n = host.numel(); i < n; ++i)
+      v[i] = static_cast<int64_t>(static_cast<uint64_t>(low) + g_rng() % span);
   }
-  Options io = o;
-  io.dtype = o.dtype.value_or(DType::Int64);
-  return tensor(v, shape, io);
+  return finish_staged(host, o, DType::Int64);
 }
 
 }  // namespace tapeflow

@@ -16,21 +16,34 @@ namespace {
 constexpr int64_t kSummarizeOver = 1000;
 constexpr int64_t kEdge = 3;
 
-std::string format_value(double v, DType dtype) {
-  char buf[64];
-  switch (dtype) {
-    case DType::Bool: return v != 0 ? "true" : "false";
-    case DType::Int64: std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v)); return buf;
-    case DType::Float32:
-    case DType::Float64: std::snprintf(buf, sizeof buf, "%.4f", v); return buf;
+// A tensor's elements in their own type: int64 through double would round above 2^53 (and
+// INT64_MAX does not even convert back).
+struct Elements {
+  DType dtype;
+  std::vector<int64_t> ints;  // Int64
+  std::vector<double> reals;  // every other dtype
+
+  explicit Elements(const Tensor& t) : dtype(t.dtype()) {
+    if (dtype == DType::Int64) ints = t.to_vector<int64_t>();
+    else reals = t.to_vector<double>();
   }
-  return "?";
-}
+
+  std::string format(int64_t i) const {
+    const auto at = static_cast<std::size_t>(i);
+    char buf[64];
+    switch (dtype) {
+      case DType::Bool: return reals[at] != 0 ? "true" : "false";
+      case DType::Int64: std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(ints[at])); return buf;
+      case DType::Float32:
+      case DType::Float64: std::snprintf(buf, sizeof buf, "%.4f", reals[at]); return buf;
+    }
+    return "?";
+  }
+};
 
 struct Printer {
-  const std::vector<double>& values;
+  const Elements& values;
   const Shape& shape;
-  DType dtype;
   bool summarize;
   std::size_t width = 0;
 
@@ -41,7 +54,7 @@ struct Printer {
     for (int64_t i = 0; i < n; ++i) {
       if (!shown(i, n)) continue;
       const int64_t idx = base * n + i;
-      if (dim + 1 == static_cast<int64_t>(shape.size())) width = std::max(width, format_value(values[idx], dtype).size());
+      if (dim + 1 == static_cast<int64_t>(shape.size())) width = std::max(width, values.format(idx).size());
       else measure(dim + 1, idx);
     }
   }
@@ -59,7 +72,7 @@ struct Printer {
       }
       const int64_t idx = base * n + i;
       if (last) {
-        std::string s = format_value(values[idx], dtype);
+        std::string s = values.format(idx);
         os << std::string(width - s.size(), ' ') << s;
       } else {
         print(os, dim + 1, idx, indent + 1);
@@ -70,15 +83,6 @@ struct Printer {
   }
 };
 
-// Gathers the values actually printed (the edges, when summarising) as doubles.
-std::vector<double> printable_values(const Tensor& t) {
-  if (t.dtype() == DType::Int64) {
-    auto v = t.to_vector<int64_t>();
-    return std::vector<double>(v.begin(), v.end());
-  }
-  return t.to_vector<double>();
-}
-
 }  // namespace
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) {
@@ -87,12 +91,12 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   std::ostringstream body;
   const std::string prefix = "tensor(";
   if (shape.empty()) {
-    body << format_value(printable_values(t)[0], t.dtype());
+    body << Elements(t).format(0);
   } else if (t.numel() == 0) {
     body << "[]";
   } else {
-    auto values = printable_values(t);
-    Printer p{values, shape, t.dtype(), t.numel() > kSummarizeOver};
+    const Elements values(t);
+    Printer p{values, shape, t.numel() > kSummarizeOver};
     p.measure(0, 0);
     p.print(body, 0, 0, static_cast<int>(prefix.size()));
   }

@@ -7,13 +7,17 @@
 
 namespace tapeflow {
 
-int64_t shape_numel(const Shape& shape) {
-  int64_t n = 1;
+int64_t shape_numel(const Shape& shape, const char* op) {
+  // The product of max(size, 1) is bounded too, even when a zero makes the tensor empty:
+  // contiguous strides multiply the other sizes, and [0, 2^62, 2^62] would overflow them.
+  int64_t n = 1, span = 1;
   for (int64_t s : shape) {
-    TAPEFLOW_CHECK(s >= 0, ShapeError, "shape", "negative size in ", shape);
+    TAPEFLOW_CHECK(s >= 0, ShapeError, op, "negative size in shape ", shape);
+    const int64_t f = s == 0 ? 1 : s;
     // Sizes whose byte count would overflow are refused before any allocation is attempted.
-    TAPEFLOW_CHECK(s == 0 || n <= (std::numeric_limits<int64_t>::max() / 8) / s, ShapeError, "shape",
-                   "shape ", shape, " has too many elements");
+    TAPEFLOW_CHECK(span <= (std::numeric_limits<int64_t>::max() / 8) / f, ShapeError, op, "shape ", shape,
+                   " has too many elements (its byte count would overflow 64 bits)");
+    span *= f;
     n *= s;
   }
   return n;
@@ -39,6 +43,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
                    " cannot be broadcast (dimension ", i, ": ", x, " vs ", y, ")");
     out[i] = x == 1 ? y : x;
   }
+  shape_numel(out, op);  // expanded views may broadcast to more elements than can exist
   return out;
 }
 

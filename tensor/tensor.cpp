@@ -31,6 +31,7 @@ const TensorImpl& get(const Tensor& t, const char* what) {
 // In-place writes may not rewrite history the tape depends on.
 void check_inplace(const char* op, const Tensor& self, const Tensor* other) {
   get(self, op);
+  if (other) get(*other, op);
   if (!is_grad_enabled()) return;
   const bool self_grad = self.requires_grad(), other_grad = other && other->requires_grad();
   TAPEFLOW_CHECK(!self_grad && !other_grad, AutogradError, op, "in-place operation on a tensor that ",
@@ -45,6 +46,8 @@ const Shape& Tensor::shape() const { return get(*this, "shape").shape; }
 const Shape& Tensor::strides() const { return get(*this, "strides").strides; }
 int64_t Tensor::offset() const { return get(*this, "offset").offset; }
 int64_t Tensor::size(int64_t d) const {
+  // normalize_axis lets a 0-d tensor take axis 0 (for reductions); a 0-d shape has no size to read.
+  TAPEFLOW_CHECK(dim() > 0, ShapeError, "size", "a 0-d tensor has no dimension ", d);
   return shape()[detail::kernel::normalize_axis("size", d, dim())];
 }
 int64_t Tensor::dim() const { return static_cast<int64_t>(get(*this, "dim").shape.size()); }
@@ -74,6 +77,11 @@ void Tensor::set_grad(const Tensor& g) {
   const TensorImpl& i = get(*this, "set_grad");
   TAPEFLOW_CHECK(!g.defined() || g.shape() == i.shape, ShapeError, "set_grad", "gradient of shape ",
                  g.shape(), " for a tensor of shape ", i.shape);
+  // Optimizers read the gradient as the parameter's dtype and device.
+  TAPEFLOW_CHECK(!g.defined() || g.dtype() == i.dtype, DTypeError, "set_grad", "gradient of dtype ", g.dtype(),
+                 " for a tensor of dtype ", i.dtype);
+  TAPEFLOW_CHECK(!g.defined() || g.device() == i.device(), DeviceError, "set_grad", "gradient on ", g.device(),
+                 " for a tensor on ", i.device());
   impl_->grad = g;
 }
 std::string Tensor::grad_fn_name() const {
@@ -105,8 +113,7 @@ double Tensor::item_double() const {
 }
 int64_t Tensor::item_int64() const {
   TAPEFLOW_CHECK(numel() == 1, ValueError, "item", "needs a tensor with one element, got shape ", shape());
-  if (is_floating(dtype())) return static_cast<int64_t>(item_double());
-  int64_t v;
+  int64_t v;  // floating values convert as .to(Int64) does: truncated, saturating, NaN as 0
   copy_to_host(&v, DType::Int64);
   return v;
 }
@@ -123,7 +130,7 @@ void* Tensor::data_ptr(DType expected) const {
 Tensor Tensor::to(Device d) const {
   const TensorImpl& i = get(*this, "to");
   if (d == i.device()) return *this;
-  detail::backend_for(d);  // throws DeviceError in a build or machine without it
+  detail::backend_for_op(d, "to");  // throws DeviceError in a build or machine without it
   throw NotImplemented("to: copies between " + i.device().str() + " and " + d.str() + " are not implemented");
 }
 Tensor Tensor::contiguous() const { return is_contiguous() ? *this : tapeflow::clone(*this); }
@@ -178,6 +185,12 @@ Tensor& inplace(Tensor& self, BinaryKind kind, const Tensor& other) {
   check_inplace(detail::binary_name(kind), self, &other);
   TAPEFLOW_CHECK(kind != BinaryKind::Div || is_floating(self.dtype()), DTypeError, "div_",
                  "in-place true division needs a floating tensor, got ", self.dtype());
+  // The out-of-place result would have the promoted dtype; writing it into a narrower kind
+  // (float into int64, anything into bool) would silently truncate, so it is refused as in PyTorch.
+  const DType result = promote_types(self.dtype(), other.dtype());
+  TAPEFLOW_CHECK(result == self.dtype() || (is_floating(result) && is_floating(self.dtype())), DTypeError,
+                 detail::binary_name(kind), "in-place result of dtype ", result, " cannot be written into a ",
+                 self.dtype(), " tensor without truncation; convert the tensor to ", result, " first");
   detail::kernel::binary_inplace(kind, self, other);
   return self;
 }

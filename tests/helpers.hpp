@@ -11,6 +11,20 @@
 
 namespace tapeflow::test {
 
+/// Whether this test binary runs under AddressSanitizer: its quarantine keeps freed memory
+/// resident on purpose, so tests that measure the process's memory cannot mean anything there.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kAddressSanitizer = true;
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
+
 inline Tensor f64(std::vector<double> v, Shape shape = {}) { return tensor(v, shape, {.dtype = Float64}); }
 
 /// A float64 leaf that requires grad.

@@ -2,6 +2,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <limits>
 #include <new>
 
 #include "cpu_backend.hpp"
@@ -61,6 +63,31 @@ void run_binary(const View& out, const View& a, const View& b, F f) {
   });
 }
 
+// NOTE: a floating value converts to int64 saturating, NaN becoming 0, as CUDA's conversion
+// instructions do: C++ leaves out-of-range conversions undefined (x86 gives INT64_MIN for all).
+template <typename O, typename I>
+O convert(I v) {
+  if constexpr (std::is_floating_point_v<I> && std::is_same_v<O, int64_t>) {
+    if (std::isnan(v)) return 0;
+    if (v >= I(0x1p63)) return std::numeric_limits<int64_t>::max();
+    if (v < I(-0x1p63)) return std::numeric_limits<int64_t>::min();
+  }
+  return static_cast<O>(v);
+}
+
+// NOTE: int64 arithmetic wraps around (two's complement), as NumPy's and PyTorch's does: signed
+// overflow is undefined behaviour in C++, so it is done on uint64, whose overflow is defined.
+template <typename T, typename F>
+T wrapping(T x, T y, F f) {
+  if constexpr (std::is_same_v<T, int64_t>) return static_cast<T>(f(static_cast<uint64_t>(x), static_cast<uint64_t>(y)));
+  else return static_cast<T>(f(x, y));
+}
+template <typename T>
+T negate(T v) {
+  if constexpr (std::is_same_v<T, int64_t>) return static_cast<T>(uint64_t{0} - static_cast<uint64_t>(v));
+  else return -v;  // not 0 - v: that loses the sign of zero
+}
+
 template <typename T>
 T sigmoid(T v) {
   // Two forms so that exp never overflows.
@@ -73,8 +100,8 @@ template <typename T>
 void unary_typed(UnaryKind kind, const View& out, const View& x) {
   constexpr bool fp = std::is_floating_point_v<T>;
   switch (kind) {
-    case UnaryKind::Neg: return run_unary<T, T>(out, x, [](T v) { return static_cast<T>(-v); });
-    case UnaryKind::Abs: return run_unary<T, T>(out, x, [](T v) { return v < 0 ? static_cast<T>(-v) : v; });
+    case UnaryKind::Neg: return run_unary<T, T>(out, x, [](T v) { return negate(v); });
+    case UnaryKind::Abs: return run_unary<T, T>(out, x, [](T v) { return v < 0 ? negate(v) : v; });
     case UnaryKind::Relu: return run_unary<T, T>(out, x, [](T v) { return v > 0 ? v : T(0); });
     case UnaryKind::Exp:
       if constexpr (fp) return run_unary<T, T>(out, x, [](T v) { return std::exp(v); });
@@ -102,9 +129,10 @@ template <typename T>
 void binary_typed(BinaryKind kind, const View& out, const View& a, const View& b) {
   constexpr bool fp = std::is_floating_point_v<T>;
   switch (kind) {
-    case BinaryKind::Add: return run_binary<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x + y); });
-    case BinaryKind::Sub: return run_binary<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x - y); });
-    case BinaryKind::Mul: return run_binary<T, T>(out, a, b, [](T x, T y) { return static_cast<T>(x * y); });
+    case BinaryKind::Add: return run_binary<T, T>(out, a, b, [](T x, T y) { return wrapping(x, y, std::plus<>()); });
+    case BinaryKind::Sub: return run_binary<T, T>(out, a, b, [](T x, T y) { return wrapping(x, y, std::minus<>()); });
+    case BinaryKind::Mul:
+      return run_binary<T, T>(out, a, b, [](T x, T y) { return wrapping(x, y, std::multiplies<>()); });
     case BinaryKind::Div:
       if constexpr (fp) return run_binary<T, T>(out, a, b, [](T x, T y) { return x / y; });
       break;
@@ -190,7 +218,7 @@ void CpuBackend::copy(const View& out, const View& x) {
     dispatch_all(x.dtype, [&](auto i) {
       using I = decltype(i);
       if constexpr (std::is_same_v<O, bool>) run_unary<O, I>(out, x, [](I v) { return v != I(0); });
-      else run_unary<O, I>(out, x, [](I v) { return static_cast<O>(v); });
+      else run_unary<O, I>(out, x, [](I v) { return convert<O>(v); });
     });
   });
 }
@@ -198,7 +226,7 @@ void CpuBackend::copy(const View& out, const View& x) {
 void CpuBackend::fill(const View& out, double value) {
   dispatch_all(out.dtype, [&](auto zero) {
     using T = decltype(zero);
-    const T v = std::is_same_v<T, bool> ? T(value != 0.0) : static_cast<T>(value);
+    const T v = std::is_same_v<T, bool> ? T(value != 0.0) : convert<T>(value);
     Strided<1> s({&out});
     parallel_for(s.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
       s.for_range(begin, end, [&](char** p, const int64_t* st, int64_t n) {

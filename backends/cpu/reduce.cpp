@@ -20,6 +20,14 @@ namespace {
 template <typename T>
 using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
 
+// NOTE: int64 sums wrap around, as int64 addition does (elementwise.cpp): signed overflow is
+// undefined behaviour in C++, so the addition is done on uint64.
+template <typename A>
+A accumulate(A sum, A v) {
+  if constexpr (std::is_same_v<A, int64_t>) return static_cast<A>(static_cast<uint64_t>(sum) + static_cast<uint64_t>(v));
+  else return sum + v;
+}
+
 // Splits x's dims into kept (outer, indexed like out) and reduced (inner). The inner space is
 // walked with the strided engine; each output element owns one walk.
 struct ReducePlan {
@@ -94,7 +102,7 @@ struct Reducer {
 
   void add(T v, int64_t index) {
     switch (kind) {
-      case ReduceKind::Sum: sum += static_cast<Acc<T>>(v); return;
+      case ReduceKind::Sum: sum = accumulate(sum, static_cast<Acc<T>>(v)); return;
       case ReduceKind::Max:
       case ReduceKind::ArgMax:
         // NaN wins (and stays), so a NaN anywhere shows in the result as in NumPy.
@@ -107,7 +115,7 @@ struct Reducer {
     }
   }
   void merge(const Reducer& o) {
-    if (kind == ReduceKind::Sum) sum += o.sum;
+    if (kind == ReduceKind::Sum) sum = accumulate(sum, o.sum);
     else if (o.best_index >= 0) {
       bool take = best_index < 0;
       if (!take) {
@@ -190,8 +198,12 @@ void CpuBackend::softmax(SoftmaxKind kind, const View& out, const View& x, int d
                        for (int64_t i = 0; i < n; ++i)
                          dst[i * inner] = static_cast<T>(std::exp(static_cast<double>(row[i * inner] - m)) * inv);
                      } else {
-                       const T lse = static_cast<T>(std::log(s)) + m;
-                       for (int64_t i = 0; i < n; ++i) dst[i * inner] = row[i * inner] - lse;
+                       // (x - m) - log(s) in double, rounded once: rounding m + log(s) to T
+                       // first would cost float32 up to half an ulp of m (5e-4 at m = 1e4).
+                       const double log_s = std::log(s);
+                       for (int64_t i = 0; i < n; ++i)
+                         dst[i * inner] = static_cast<T>(static_cast<double>(row[i * inner]) -
+                                                         static_cast<double>(m) - log_s);
                      }
                    }
                  });

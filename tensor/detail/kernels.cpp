@@ -173,6 +173,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   Shape out_shape = batch;
   out_shape.push_back(as[ar - 2]);
   out_shape.push_back(bs[br - 1]);
+  shape_numel(out_shape, "matmul");  // expanded operands can ask for more elements than exist
   Tensor out = new_like_shape(out_shape, a.dtype(), a);
   // BLAS takes a matrix whose rows or columns are contiguous; anything else is copied once.
   auto blas_ready = [](const Tensor& t) {

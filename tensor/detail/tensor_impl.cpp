@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "tensor_impl.hpp"
 
+#include <new>
+
 #include "check.hpp"
 
 namespace tapeflow::detail {
@@ -29,13 +31,28 @@ Shape contiguous_strides(const Shape& shape) {
   return strides;
 }
 
-Tensor make_tensor(const Shape& shape, DType dtype, Device device) {
-  TAPEFLOW_CHECK(shape.size() <= static_cast<std::size_t>(kMaxDims), ShapeError, "tensor",
+Backend& backend_for_op(Device device, const char* op) {
+  try {
+    return backend_for(device);
+  } catch (const DeviceError& e) {
+    fail<DeviceError>(op, e.what());
+  }
+}
+
+Tensor make_tensor(const Shape& shape, DType dtype, Device device, const char* op) {
+  TAPEFLOW_CHECK(shape.size() <= static_cast<std::size_t>(kMaxDims), ShapeError, op,
                  "shape ", shape, " has more than ", kMaxDims, " dimensions");
   auto impl = std::make_shared<TensorImpl>();
-  impl->numel = shape_numel(shape);
-  impl->storage = std::make_shared<Storage>(backend_for(device),
-                                            static_cast<std::size_t>(impl->numel) * element_size(dtype));
+  impl->numel = shape_numel(shape, op);
+  Backend& backend = backend_for_op(device, op);
+  const std::size_t nbytes = static_cast<std::size_t>(impl->numel) * element_size(dtype);
+  try {
+    impl->storage = std::make_shared<Storage>(backend, nbytes);
+  } catch (const std::bad_alloc&) {
+    // A REPL or an embedder must survive an impossible request: it is bad input like any other.
+    fail<ValueError>(op, "cannot allocate ", nbytes, " bytes for a ", dtype, " tensor of shape ", shape,
+                     " on ", device, " (out of memory)");
+  }
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
@@ -43,6 +60,10 @@ Tensor make_tensor(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor make_view(const Tensor& t, Shape shape, Shape strides, int64_t offset) {
+  // Kernels keep per-dimension state in fixed kMaxDims arrays: a view may not have more dims
+  // than a fresh tensor could (callers check first, to name their op).
+  TAPEFLOW_CHECK(shape.size() <= static_cast<std::size_t>(kMaxDims), ShapeError, "view",
+                 "shape ", shape, " has more than ", kMaxDims, " dimensions");
   auto impl = std::make_shared<TensorImpl>();
   const TensorImpl& src = *t.impl();
   impl->storage = src.storage;

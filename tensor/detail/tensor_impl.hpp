@@ -51,8 +51,12 @@ struct TensorImpl {
 
 /// Contiguous (row-major) strides for a shape.
 Shape contiguous_strides(const Shape& shape);
-/// A fresh, contiguous, uninitialised tensor.
-Tensor make_tensor(const Shape& shape, DType dtype, Device device);
+/// The backend of `device`; throws DeviceError naming `op` in a build or machine without it.
+Backend& backend_for_op(Device device, const char* op);
+/// A fresh, contiguous, uninitialised tensor. Errors name `op`: ShapeError for a rank above
+/// kMaxDims or a size that overflows, DeviceError for a device this build lacks, ValueError when
+/// the storage cannot be allocated (never std::bad_alloc).
+Tensor make_tensor(const Shape& shape, DType dtype, Device device, const char* op = "tensor");
 /// A view sharing t's storage with new geometry (no recording: callers handle autograd).
 Tensor make_view(const Tensor& t, Shape shape, Shape strides, int64_t offset);
 

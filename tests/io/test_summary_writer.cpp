@@ -602,3 +602,52 @@ TEST_CASE("io: a failed write leaves whole records, retries on flush, and the de
   unlimit();
   CHECK(require_events(path).size() == 2);  // the lost event is gone, the file still reads
 }
+
+// Found by tests/fuzz/fuzz_events: a tag of arbitrary bytes was written as is, and protobuf (so
+// TensorBoard) refuses to decode a Summary.Value whose tag is not UTF-8.
+TEST_CASE("io: SummaryWriter refuses tags that are not UTF-8, which TensorBoard cannot read", "[io]") {
+  TempDir dir;
+  io::SummaryWriter w(dir.file("run"));
+  for (const std::string& tag : {std::string("\x80"), std::string("ok\xC3"), std::string("\xED\xA0\x80")}) {
+    INFO("tag bytes " << tag.size());
+    require_error<ValueError>([&] { w.add_scalar(tag, 1, 1); }, {"add_scalar: the tag is not valid UTF-8"});
+    require_error<ValueError>([&] { w.add_scalars(tag, {{"a", 1.0}}, 1); }, {"add_scalars: the tag is not valid UTF-8"});
+    require_error<ValueError>([&] { w.add_histogram(tag, ones({2}), 1); }, {"add_histogram: the tag is not valid UTF-8"});
+    require_error<ValueError>([&] { w.add_text(tag, "t", 1); }, {"add_text: the tag is not valid UTF-8"});
+  }
+  {
+    NameScope bad("scope\xFF");
+    require_error<ValueError>([&] { w.add_scalar("loss", 1, 1); }, {"the tag is not valid UTF-8 (byte 5"});
+  }
+  w.add_scalar(std::string("nul \0 and \xE2\x82\xAC", 13), 2, 2);  // U+0000 and U+20AC are UTF-8
+  w.close();
+  const std::vector<json> events = require_events(w.file_path());
+  REQUIRE(events.size() == 2);  // the version record and the one valid scalar: nothing else
+  CHECK(value_of(events[1])["tag"] == std::string("nul \0 and \xE2\x82\xAC", 13));
+  CHECK(std::distance(std::filesystem::directory_iterator(dir.file("run")), std::filesystem::directory_iterator()) == 1);
+}
+
+// Found while writing tests/fuzz/fuzz_events' model of add_scalars: a NUL byte in the tag or a key
+// cut the run's path short, so the call failed with an IOError whose message was cut at the NUL,
+// after creating a stray folder; and a run that could not be created after another key's event
+// was queued left that event behind although the call threw.
+TEST_CASE("io: add_scalars refuses NUL bytes and adds nothing when a run cannot be created", "[io]") {
+  TempDir dir;
+  io::SummaryWriter w(dir.file("run"), {.max_queue = 1});
+  require_error<ValueError>([&] { w.add_scalars(std::string("x\0y", 3), {{"a", 1.0}}, 1); },
+                            {"add_scalars: the tag holds a NUL byte"});
+  require_error<ValueError>([&] { w.add_scalars("x", {{"a", 1.0}, {std::string("b\0c", 3), 2.0}}, 1); },
+                            {"add_scalars: the key \"b\" holds a NUL byte"});
+  // A file where the second key's run folder must go.
+  dir.write("run/t_b", std::string("in the way"));
+  require_error<IOError>([&] { w.add_scalars("t", {{"a", 1.0}, {"b", 2.0}}, 2); }, {"cannot create the folder"});
+  w.close();
+  std::size_t files = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.file("run")))
+    if (entry.is_regular_file() && entry.path().filename().string().rfind("events.", 0) == 0) {
+      ++files;
+      CHECK(require_events(entry.path().string()).size() == 1);  // the version record alone
+    }
+  CHECK(files == 2);  // the writer's own file and run t_a's, both without a scalar
+  CHECK_FALSE(std::filesystem::exists(dir.file("run/x")));
+}

@@ -491,3 +491,23 @@ TEST_CASE("nn conv: index_select and index_add agree with serial loops on large 
     for (int64_t j = 0; j < n_idx; ++j) aexp[o * n_in + idx[j]] += g2[o * n_idx + j];
   require_values(a.grad(), aexp);
 }
+
+// Found by tests/fuzz/fuzz_ops: padding small enough for the output's shape to pass the size
+// checks, but whose im2col index (a std::vector) no machine holds, threw std::bad_alloc rather
+// than a tapeflow::Error. (Not under ASan, which aborts on such a request unless told
+// allocator_may_return_null=1, as the fuzz targets do.)
+TEST_CASE("nn conv: an im2col index too large to allocate is a ValueError naming conv2d", "[nn][conv][errors]") {
+  if (tapeflow::test::kAddressSanitizer) {
+    WARN("skipped: ASan aborts on impossible allocations");
+    return;
+  }
+  const int64_t pad = int64_t{1} << 42;  // output [1, 1, 2^43 + 3, 3]: 2.6e13 windows
+  try {
+    nn::functional::conv2d(ones({1, 1, 3, 3}), ones({1, 1, 1, 1}), Tensor(), {.padding = nn::Size2(pad, 0)});
+    FAIL("conv2d accepted an output of 2.6e13 elements");
+  } catch (const ValueError& e) {
+    INFO(e.what());
+    CHECK(std::string(e.what()).rfind("conv2d: the im2col index", 0) == 0);
+    CHECK(std::string(e.what()).find("cannot be allocated") != std::string::npos);
+  }
+}

@@ -13,6 +13,7 @@
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -190,6 +191,25 @@ Dense naive_matmul(Dense a, Dense b) {
   if (!b_vec) out.s.push_back(m);
   return out;
 }
+
+/// An xtensor reduction as the oracle, except of an empty array: xtensor 0.24 then advances a
+/// null data pointer (UB, which UBSan reports). Every element of such a result is a reduction of
+/// nothing, so the result is either empty or (a sum over an empty axis) all zeros.
+template <class Reduce>
+xt::xarray<double> oracle(Reduce reduce, const xt::xarray<double>& x, const std::vector<std::size_t>& axes) {
+  if (x.size() != 0) return reduce(x, axes);
+  std::vector<std::size_t> shape;
+  for (std::size_t d = 0; d < x.dimension(); ++d) {
+    if (std::find(axes.begin(), axes.end(), d) == axes.end()) shape.push_back(x.shape()[d]);
+  }
+  return xt::zeros<double>(shape);
+}
+const auto xt_sum = [](const xt::xarray<double>& x, const std::vector<std::size_t>& axes) {
+  return xt::xarray<double>(xt::sum(x, axes));
+};
+const auto xt_mean = [](const xt::xarray<double>& x, const std::vector<std::size_t>& axes) {
+  return xt::xarray<double>(xt::mean(x, axes));
+};
 
 }  // namespace
 
@@ -574,10 +594,10 @@ TEST_CASE("broadcast: random broadcasting cases match xtensor", "[broadcast]") {
       for (int64_t ax = 0; ax < rank; ++ax) {
         INFO("reductions over axis " << ax);
         std::vector<std::size_t> axes{static_cast<std::size_t>(ax)};
-        require_matches(r.sum(ax), xt::xarray<double>(xt::sum(xr, axes)));
-        require_matches(r.sum(ax - rank), xt::xarray<double>(xt::sum(xr, axes)));
+        require_matches(r.sum(ax), oracle(xt_sum, xr, axes));
+        require_matches(r.sum(ax - rank), oracle(xt_sum, xr, axes));
         if (xr.shape()[ax] > 0) {
-          require_matches(r.mean(ax), xt::xarray<double>(xt::mean(xr, axes)));
+          require_matches(r.mean(ax), oracle(xt_mean, xr, axes));
           bool any_empty = false;
           for (std::size_t d = 0; d < xr.dimension(); ++d) any_empty |= xr.shape()[d] == 0;
           if (!any_empty) {
@@ -589,7 +609,7 @@ TEST_CASE("broadcast: random broadcasting cases match xtensor", "[broadcast]") {
       if (rank >= 2) {
         INFO("sum over axes {0, -1}");
         std::vector<std::size_t> axes{0, static_cast<std::size_t>(rank - 1)};
-        require_matches(r.sum({0, -1}), xt::xarray<double>(xt::sum(xr, axes)));
+        require_matches(r.sum({0, -1}), oracle(xt_sum, xr, axes));
         Tensor kd = r.sum({0, -1}, true);
         Shape expect = r.shape();
         expect[0] = 1;

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdint>
 #include <set>
 #include <sstream>
@@ -830,6 +831,12 @@ TEST_CASE("tensor: operator<< prints values, shape and dtype", "[tensor]") {
   CHECK_THAT(i, Catch::Contains("int64"));
   CHECK_THAT(i, Catch::Contains("12345"));
   CHECK_THAT(i, Catch::Contains("-678"));
+  // Int64 values print exactly: through double, 2^53 + 1 rounded and INT64_MAX was UB (UBSan).
+  std::string extremes = to_string(tensor(std::vector<int64_t>{
+      (int64_t{1} << 53) + 1, std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()}));
+  INFO(extremes);
+  CHECK_THAT(extremes, Catch::Contains("9007199254740993") && Catch::Contains("9223372036854775807") &&
+                           Catch::Contains("-9223372036854775808"));
 
   // A view prints its own elements in row-major order.
   std::string tv = to_string(tensor({11, 22, 33, 44}, {2, 2}).transpose(0, 1));
@@ -1027,4 +1034,46 @@ TEST_CASE("tensor: large elementwise work matches a scalar loop", "[tensor]") {
     for (std::size_t i = 0; i < n; ++i) bad += got[i] != a[i] + b[i];
     CHECK(bad == 0);
   }
+}
+
+// Found by tests/fuzz/fuzz_ops (UBSan): int64 arithmetic overflowed as signed integers, and
+// floating values outside int64's range were converted by a plain cast; both are undefined
+// behaviour in C++. Now int64 wraps around as in NumPy and PyTorch, and the conversion saturates
+// with NaN becoming 0, as CUDA's conversion does.
+TEST_CASE("tensor: int64 overflow wraps and float-to-int64 conversion saturates", "[tensor]") {
+  const int64_t max = std::numeric_limits<int64_t>::max(), min = std::numeric_limits<int64_t>::min();
+  const Tensor big = tensor(std::vector<int64_t>{max, min, 3});
+  CHECK((big + big).to_vector<int64_t>() == std::vector<int64_t>{-2, 0, 6});
+  CHECK((big - tensor(std::vector<int64_t>{-1, 1, 4})).to_vector<int64_t>() == std::vector<int64_t>{min, max, -1});
+  CHECK((big * big).to_vector<int64_t>() == std::vector<int64_t>{1, 0, 9});
+  CHECK((-big).to_vector<int64_t>() == std::vector<int64_t>{min + 1, min, -3});
+  CHECK(abs(big).to_vector<int64_t>() == std::vector<int64_t>{max, min, 3});
+  CHECK(big.sum().item<int64_t>() == 2);  // max + min + 3, wrapping on the way
+  CHECK(tensor(std::vector<int64_t>{max, max}).sum().item<int64_t>() == -2);
+  Tensor acc = big.clone();
+  acc.add_(1.0);
+  CHECK(acc.to_vector<int64_t>() == std::vector<int64_t>{min, min + 1, 4});
+  CHECK(std::signbit((-zeros({1})).item<double>()));  // float negation keeps the sign of zero
+
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  const Tensor f = tensor(std::vector<double>{nan, inf, -inf, 1e30, -1e30, 0x1p63, -0x1p63, -2.75, 2.75});
+  const std::vector<int64_t> want = {0, max, min, max, min, max, min, -2, 2};
+  CHECK(f.to(Int64).to_vector<int64_t>() == want);
+  CHECK(f.to(Float32).to(Int64).to_vector<int64_t>() == want);
+  CHECK(f.to_vector<int64_t>() == want);
+  CHECK(full({2}, nan, {.dtype = Int64}).to_vector<int64_t>() == std::vector<int64_t>{0, 0});
+  CHECK(full({1}, -1e300, {.dtype = Int64}).item<int64_t>() == min);
+  Tensor i = zeros({2}, {.dtype = Int64});
+  i.fill_(inf);
+  CHECK(i.to_vector<int64_t>() == std::vector<int64_t>{max, max});
+  CHECK(scalar_tensor(nan).item<int64_t>() == 0);
+  CHECK(scalar_tensor(1e300, {.dtype = Float64}).item<int64_t>() == max);
+  CHECK(scalar_tensor(-7.9).item<int64_t>() == -7);
+  // A scalar that is no int64 value makes an Int64 tensor's result Float32, NaN and 1e300 too.
+  const Tensor two = tensor(std::vector<int64_t>{2});
+  CHECK((two + 1e300).dtype() == Float32);
+  CHECK(std::isnan((two * nan).item<double>()));
+  CHECK((1e300 / two).dtype() == Float32);
+  CHECK((two + 0x1p62).dtype() == Int64);
+  CHECK((two + 0x1p62).item<int64_t>() == (int64_t{1} << 62) + 2);
 }
