@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: MIT
 """Counts what `meson test` ran, in test cases, and prints "N passed, N failed" last.
 
-Usage: python3 .ci/summary.py BUILD_DIR        (exit status 1 when anything failed)
+Usage: python3 .ci/summary.py BUILD_DIR...     (exit status 1 when anything failed)
+
+Each BUILD_DIR is one meson test run (the plain build, the sanitizer builds); their test cases
+add up, since each run is a test of its own.
 
 Inputs:
   BUILD_DIR/meson-logs/testlog.json  one JSON object per meson test: name, result, command...
@@ -35,10 +38,22 @@ def junit_out(command):
     return None
 
 
-def list_test_cases(exe):
-    """TEST_CASE names of a Catch2 v2 executable (its exit status is the count, not an error)."""
+def test_specs(command):
+    """The Catch2 test specs (which cases to run) on a command line: its non-option arguments."""
+    specs, args = [], iter(command[1:])
+    for a in args:
+        if a in ("--reporter", "-r", "--out", "-o"):
+            next(args, None)
+        elif not a.startswith("-"):
+            specs.append(a)
+    return specs
+
+
+def list_test_cases(command):
+    """TEST_CASE names a Catch2 v2 command runs (its exit status is the count, not an error)."""
     try:
-        out = subprocess.run([exe, "--list-test-names-only"], stdin=subprocess.DEVNULL,
+        out = subprocess.run([command[0], *test_specs(command), "--list-test-names-only"],
+                             stdin=subprocess.DEVNULL,
                              capture_output=True, text=True, timeout=120).stdout
     except (OSError, subprocess.SubprocessError):
         return None
@@ -90,13 +105,11 @@ def indent(text, prefix="    "):
     return "\n".join(prefix + line for line in text.splitlines())
 
 
-def main():
-    build = sys.argv[1] if len(sys.argv) > 1 else "build-ci"
+def summarize(build):
+    """(passed, failed, skipped, heading, report lines) of the meson test run in one build dir."""
     log = os.path.join(build, "meson-logs", "testlog.json")
     if not os.path.exists(log):
-        print(f"summary: {log} not found: meson test did not run")
-        print("0 passed, 1 failed")
-        return 1
+        return 0, 1, 0, f"{log} not found: meson test did not run", []
     with open(log) as f:
         runs = [json.loads(line) for line in f if line.strip()]
 
@@ -124,7 +137,7 @@ def main():
             continue
 
         catch2_execs += 1
-        names = list_test_cases(command[0]) or []
+        names = list_test_cases(command) or []
         if not os.path.exists(out):
             n = max(len(names), 1)
             failed += n
@@ -157,19 +170,33 @@ def main():
                 if section != case:
                     report.append(f"  in section {section[len(case) + 1:] if section.startswith(case) else section}")
                 report.append(indent(text))
-        # Every case passed yet the executable failed (a crash at exit, a timeout after the
-        # report...): that failure must still show.
+        # Every case passed yet the executable failed (a crash at exit, a sanitizer's leak report,
+        # a timeout after the report...): that failure must still show.
         if not failed_cases and result not in PASS_RESULTS and result not in SKIP_RESULTS:
             failed += 1
+            tail = "\n".join((run.get("stdout") or "").strip().splitlines()[-15:])
             report.append(f"FAILED {name}: all its test cases passed but meson reports {result} "
                           f"(exit code {run.get('returncode')})")
+            if tail:
+                report.append(indent(tail))
 
+    heading = (f"{len(runs)} meson tests: {catch2_execs} Catch2 executables "
+               f"({assertions} assertions), {other_tests} other tests"
+               + (f"; {skipped} skipped" if skipped else "")
+               + f"; {passed} passed, {failed} failed")
+    return passed, failed, skipped, heading, report
+
+
+def main():
+    builds = sys.argv[1:] or ["build-ci"]
+    passed = failed = 0
     print()
-    print(f"summary: {len(runs)} meson tests: {catch2_execs} Catch2 executables "
-          f"({assertions} assertions), {other_tests} other tests"
-          + (f"; {skipped} skipped" if skipped else ""))
-    for line in report:
-        print(line)
+    for build in builds:
+        p, f, _, heading, report = summarize(build)
+        passed, failed = passed + p, failed + f
+        print(f"summary: {build}: {heading}")
+        for line in report:
+            print(f"[{build}] {line}" if len(builds) > 1 else line)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
