@@ -109,7 +109,10 @@ Tensor kaiming_uniform_(Tensor t, double a, FanMode mode, Nonlinearity nonlinear
 }
 
 Tensor kaiming_normal_(Tensor t, double a, FanMode mode, Nonlinearity nonlinearity) {
-  return normal_(std::move(t), 0.0, kaiming_std(t, a, mode, nonlinearity));
+  // Not normal_(std::move(t), 0.0, kaiming_std(t, ...)): the order in which arguments are
+  // evaluated is unspecified, and clang moves t out before kaiming_std reads it.
+  const double stddev = kaiming_std(t, a, mode, nonlinearity);
+  return normal_(std::move(t), 0.0, stddev);
 }
 
 }  // namespace tapeflow::nn::init
