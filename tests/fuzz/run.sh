@@ -29,13 +29,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/tapeflow-fuzz-XXXXXX")
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export here build work seconds
-# Symbolized stack traces: clang 19 writes DWARF 5, which an older llvm-symbolizer on PATH
-# cannot read; binutils' addr2line can.
-if [ -x /usr/lib/llvm-19/bin/llvm-symbolizer ]; then
-  symbolizer=/usr/lib/llvm-19/bin/llvm-symbolizer
-else
-  symbolizer=$(command -v addr2line || true)
-fi
+symbolizer=$(bash "$here/../sanitizers/symbolizer.sh")
 if [ -n "$symbolizer" ]; then
   ASAN_OPTIONS="$ASAN_OPTIONS:external_symbolizer_path=$symbolizer"
   UBSAN_OPTIONS="$UBSAN_OPTIONS:external_symbolizer_path=$symbolizer"

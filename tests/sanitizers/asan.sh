@@ -28,9 +28,7 @@ if [[ ! -f "$build/build.ninja" ]]; then
 fi
 meson compile -C "$build" -j2 </dev/null
 
-# Reports name functions and lines only through llvm-symbolizer, which the runtime fails to
-# find on its own here; any LLVM's will do (Debian's clang packages bring one).
-symbolizer=$(command -v llvm-symbolizer-19 || ls /usr/lib/llvm-*/bin/llvm-symbolizer 2>/dev/null | sort -V | tail -n 1 || true)
+symbolizer=$(bash "$src/tests/sanitizers/symbolizer.sh")
 sym=${symbolizer:+:external_symbolizer_path=$symbolizer}
 # detect_stack_use_after_return: also catches references to locals that outlive their frame.
 # check_initialization_order: static initializers that read another file's statics.

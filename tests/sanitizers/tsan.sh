@@ -31,11 +31,9 @@ meson compile -C "$build" -j2 tests/test_threads </dev/null
 # halt_on_error: the first report fails the run (the exit status is TSan's 66). A report names
 # both stacks; second_deadlock_stack adds the second one of a lock-order inversion too.
 options="halt_on_error=1 second_deadlock_stack=1 suppressions=$here/tsan.supp"
-# Stacks with function names and lines: TSan's own PATH lookup of llvm-symbolizer fails on Debian
-# bookworm ("invalid path to external symbolizer"), naming the binary works.
-symbolizer=$(command -v llvm-symbolizer-19 || command -v llvm-symbolizer || true)
+symbolizer=$(bash "$here/symbolizer.sh")
 if [[ -n $symbolizer ]]; then
-  options+=" external_symbolizer_path=$(readlink -f "$symbolizer")"
+  options+=" external_symbolizer_path=$symbolizer"
 fi
 export TSAN_OPTIONS="$options ${TSAN_OPTIONS:-}"
 
