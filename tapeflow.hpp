@@ -15,6 +15,7 @@
 #include "tensor/shape.hpp"
 #include "tensor/state_dict.hpp"
 #include "tensor/tensor.hpp"
+#include "tensor/threads.hpp"
 
 // cling prints a bare expression at its prompt through cling::printValue(const T*); these give
 // the operator<< text. Only cling defines __CLING__, so compiled code never sees this block.

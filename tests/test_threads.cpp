@@ -8,6 +8,7 @@
 // NOTE: Catch2's assertions are not thread-safe, so worker threads never call CHECK/REQUIRE:
 // they record what they saw and the main thread checks it after join().
 #include "helpers.hpp"
+#include <tapeflow/testing.hpp>
 #include "io/temp_dir.hpp"
 
 #include <algorithm>
@@ -765,4 +766,30 @@ TEST_CASE("threads: SummaryWriters log from several threads, each with its own n
     CHECK(count_containing(own.payloads, scope + "values") == 1);
     CHECK(count_containing(own.payloads, "worker") == scalars + 1);  // no other thread's scope
   }
+}
+
+extern "C" int openblas_get_num_threads();  // OpenBLAS's own, from <cblas.h>
+
+TEST_CASE("set_num_threads limits tapeflow's pool and OpenBLAS's alike") {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int before = get_num_threads();
+  const Tensor a = arange(512.0 * 512.0).reshape({512, 512}) / 262144.0;
+  auto work = [&] { return std::vector<Tensor>{matmul(a, a.t()), sum(a * a), exp(a)}; };
+
+  set_num_threads(1);
+  CHECK(get_num_threads() == 1);
+  CHECK(openblas_get_num_threads() == 1);
+  const std::vector<Tensor> serial = work();
+
+  set_num_threads(cores + 7);  // more than the machine has: clamped, not a bigger pool
+  CHECK(get_num_threads() == cores);
+  CHECK(openblas_get_num_threads() == cores);
+  const std::vector<Tensor> parallel = work();
+  for (std::size_t i = 0; i < serial.size(); ++i) CHECK(allclose(parallel[i], serial[i], 1e-5, 1e-6));
+
+  CHECK_THROWS_AS(set_num_threads(0), ValueError);
+  CHECK_THROWS_WITH(set_num_threads(-1), Catch::Matchers::Contains("set_num_threads") &&
+                                             Catch::Matchers::Contains("got -1"));
+  CHECK(get_num_threads() == cores);  // a refused call changes nothing
+  set_num_threads(before);
 }

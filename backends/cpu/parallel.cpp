@@ -2,6 +2,7 @@
 #include "parallel.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -80,16 +81,26 @@ Pool& pool() {
   return p;
 }
 
+// 0: not set, use the whole pool.
+std::atomic<int> thread_limit{0};
+
 }  // namespace
 
-int num_threads() { return pool().size(); }
+int max_threads() { return pool().size(); }
 
-void parallel_chunks(int64_t n, int64_t grain,
-                     const std::function<void(int, int64_t, int64_t)>& fn) {
+int num_threads() {
+  const int limit = thread_limit.load(std::memory_order_relaxed);
+  return limit > 0 ? std::min(limit, max_threads()) : max_threads();
+}
+
+void set_num_threads(int n) { thread_limit.store(std::clamp(n, 1, max_threads()), std::memory_order_relaxed); }
+
+void run_chunks(int64_t n, int64_t grain, const std::function<void(int, int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   int chunks = 1;
-  if (n >= grain && !in_parallel_region && pool().size() > 1)
-    chunks = static_cast<int>(std::min<int64_t>(pool().size(), n / std::max<int64_t>(grain / 2, 1)));
+  const int threads = num_threads();  // read once: another thread may change it meanwhile
+  if (n >= grain && !in_parallel_region && threads > 1)
+    chunks = static_cast<int>(std::min<int64_t>(threads, n / std::max<int64_t>(grain / 2, 1)));
   if (chunks <= 1) {
     fn(0, 0, n);
     return;
@@ -99,10 +110,6 @@ void parallel_chunks(int64_t n, int64_t grain,
     int64_t begin = c * step, end = std::min(n, begin + step);
     if (begin < end) fn(c, begin, end);
   });
-}
-
-void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
-  parallel_chunks(n, grain, [&](int, int64_t b, int64_t e) { fn(b, e); });
 }
 
 }  // namespace tapeflow::cpu

@@ -147,7 +147,7 @@ void reduce_typed(ReduceKind kind, const View& out, const View& x, const bool* r
   };
   if (plan.outputs == 1) {
     // One output (a full reduction): split the reduced space across threads, then merge.
-    std::vector<Reducer<T>> parts(num_threads(), Reducer<T>{kind});
+    std::vector<Reducer<T>> parts(max_threads(), Reducer<T>{kind});  // num_threads() may change meanwhile
     parallel_chunks(plan.inner, kParallelGrain, [&](int c, int64_t b, int64_t e) {
       walk_inner(plan, xp, b, e, [&](T v, int64_t i) { parts[c].add(v, i); });
     });
