@@ -111,12 +111,17 @@ struct Relu {  // dx = g * [y > 0]  (the mask is constant, so relu'' = 0)
   }
 };
 
-// Binary ops keep the input shapes (when recording) for sum_to.
+// Binary ops that broadcast keep their input shapes (when recording) for sum_to. Without a
+// broadcast both gradients have the output's shape already, and copying two shapes would cost
+// a tiny op two allocations.
 void keep_shapes(Ctx& c, const Tensor& a, const Tensor& b) {
-  if (!c.recording()) return;
+  if (!c.recording() || a.shape() == b.shape()) return;
+  c.flag = true;
   c.shape[0] = a.shape();
   c.shape[1] = b.shape();
 }
+/// The gradient of input i of a binary op from g shaped like the output.
+Tensor unbroadcast(const Ctx& c, const Tensor& g, int i) { return c.flag ? sum_to(g, c.shape[i]) : g; }
 
 Tensor binary_forward(Ctx& c, BinaryKind kind, const Tensor& a, const Tensor& b) {
   keep_shapes(c, a, b);
@@ -128,15 +133,15 @@ Tensor binary_forward(Ctx& c, BinaryKind kind, const Tensor& a, const Tensor& b)
 struct Add {  // da = g, db = g
   static constexpr const char* name = "add";
   static Tensor forward(Ctx& c, const Tensor& a, const Tensor& b) { return binary_forward(c, BinaryKind::Add, a, b); }
-  static Grads backward(const Ctx& c, const Tensor& g) { return {sum_to(g, c.shape[0]), sum_to(g, c.shape[1])}; }
+  static Grads backward(const Ctx& c, const Tensor& g) { return {unbroadcast(c, g, 0), unbroadcast(c, g, 1)}; }
 };
 struct Sub {  // da = g, db = -g
   static constexpr const char* name = "sub";
   static Tensor forward(Ctx& c, const Tensor& a, const Tensor& b) { return binary_forward(c, BinaryKind::Sub, a, b); }
   static Grads backward(const Ctx& c, const Tensor& g) {
     Grads r;
-    r.push_back(sum_to(g, c.shape[0]));
-    r.push_back(c.needs_grad(1) ? sum_to(-g, c.shape[1]) : Tensor());
+    r.push_back(unbroadcast(c, g, 0));
+    r.push_back(c.needs_grad(1) ? unbroadcast(c, -g, 1) : Tensor());
     return r;
   }
 };
@@ -149,8 +154,8 @@ struct Mul {  // da = g b, db = g a
   }
   static Grads backward(const Ctx& c, const Tensor& g) {
     Grads r;
-    r.push_back(c.needs_grad(0) ? sum_to(g * c.saved(1), c.shape[0]) : Tensor());
-    r.push_back(c.needs_grad(1) ? sum_to(g * c.saved(0), c.shape[1]) : Tensor());
+    r.push_back(c.needs_grad(0) ? unbroadcast(c, g * c.saved(1), 0) : Tensor());
+    r.push_back(c.needs_grad(1) ? unbroadcast(c, g * c.saved(0), 1) : Tensor());
     return r;
   }
 };
@@ -164,8 +169,8 @@ struct Div {  // da = g / b, db = -g a / b^2
   static Grads backward(const Ctx& c, const Tensor& g) {
     Tensor b = c.saved(1);
     Grads r;
-    r.push_back(c.needs_grad(0) ? sum_to(g / b, c.shape[0]) : Tensor());
-    r.push_back(c.needs_grad(1) ? sum_to(-g * c.saved(0) / (b * b), c.shape[1]) : Tensor());
+    r.push_back(c.needs_grad(0) ? unbroadcast(c, g / b, 0) : Tensor());
+    r.push_back(c.needs_grad(1) ? unbroadcast(c, -g * c.saved(0) / (b * b), 1) : Tensor());
     return r;
   }
 };
@@ -181,8 +186,8 @@ struct Pow {  // da = g b a^(b-1), db = g y log(a)
   static Grads backward(const Ctx& c, const Tensor& g) {
     Tensor a = c.saved(0), b = c.saved(1);
     Grads r;
-    r.push_back(c.needs_grad(0) ? sum_to(g * b * pow(a, b - 1.0), c.shape[0]) : Tensor());
-    r.push_back(c.needs_grad(1) ? sum_to(g * c.saved(2) * log(a), c.shape[1]) : Tensor());
+    r.push_back(c.needs_grad(0) ? unbroadcast(c, g * b * pow(a, b - 1.0), 0) : Tensor());
+    r.push_back(c.needs_grad(1) ? unbroadcast(c, g * c.saved(2) * log(a), 1) : Tensor());
     return r;
   }
 };
@@ -200,8 +205,8 @@ struct Extremum {  // da = g [a wins] (+ g/2 on ties), db = g - da
     Tensor wa = mask_of(kernel::binary(Wins, a, b), g.dtype()) +
                 0.5 * mask_of(kernel::binary(BinaryKind::Eq, a, b), g.dtype());
     Grads r;
-    r.push_back(c.needs_grad(0) ? sum_to(g * wa, c.shape[0]) : Tensor());
-    r.push_back(c.needs_grad(1) ? sum_to(g * (1.0 - wa), c.shape[1]) : Tensor());
+    r.push_back(c.needs_grad(0) ? unbroadcast(c, g * wa, 0) : Tensor());
+    r.push_back(c.needs_grad(1) ? unbroadcast(c, g * (1.0 - wa), 1) : Tensor());
     return r;
   }
 };

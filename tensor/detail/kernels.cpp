@@ -2,6 +2,7 @@
 #include "kernels.hpp"
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "check.hpp"
@@ -25,8 +26,8 @@ struct Broadcast {
   }
 };
 
-Tensor new_like_shape(const Shape& shape, DType dtype, const Tensor& device_of) {
-  return make_tensor(shape, dtype, device_of.impl()->device());
+Tensor new_like_shape(Shape shape, DType dtype, const Tensor& device_of) {
+  return make_tensor(std::move(shape), dtype, device_of.impl()->device());
 }
 
 }  // namespace
@@ -63,8 +64,8 @@ Tensor unary(UnaryKind kind, const Tensor& x) {
 Tensor binary(BinaryKind kind, const Tensor& a, const Tensor& b) {
   const TensorImpl &ai = *a.impl(), &bi = *b.impl();
   if (ai.storage->backend != bi.storage->backend) check_same_device(binary_name(kind), a, b);
-  Shape shape = broadcast_shapes(ai.shape, bi.shape, binary_name(kind));
-  Tensor out = new_like_shape(shape, is_comparison(kind) ? DType::Bool : ai.dtype, a);
+  Tensor out = new_like_shape(broadcast_shapes(ai.shape, bi.shape, binary_name(kind)),
+                              is_comparison(kind) ? DType::Bool : ai.dtype, a);
   const Shape& s = out.impl()->shape;
   Broadcast av(ai, s), bv(bi, s);
   ai.storage->backend->binary(kind, out.impl()->view(), av.view, bv.view);

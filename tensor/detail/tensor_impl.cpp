@@ -2,13 +2,17 @@
 #include "tensor_impl.hpp"
 
 #include <new>
+#include <utility>
 
 #include "check.hpp"
 
 namespace tapeflow::detail {
 
-Storage::Storage(Backend& b, std::size_t n) : backend(&b), data(b.allocate(n)), nbytes(n) {}
-Storage::~Storage() { backend->deallocate(data, nbytes); }
+Storage::Storage(Backend& b, std::size_t n)
+    : backend(&b), data(n <= kInlineBytes && b.device().is_cpu() ? inline_bytes : b.allocate(n)), nbytes(n) {}
+Storage::~Storage() {
+  if (data != inline_bytes) backend->deallocate(data, nbytes);
+}
 
 bool TensorImpl::is_contiguous() const {
   // No element, no layout to get wrong (and contiguous_strides gives [2, 0, 4] strides 4, 4, 1).
@@ -39,7 +43,7 @@ Backend& backend_for_op(Device device, const char* op) {
   }
 }
 
-Tensor make_tensor(const Shape& shape, DType dtype, Device device, const char* op) {
+Tensor make_tensor(Shape shape, DType dtype, Device device, const char* op) {
   TAPEFLOW_CHECK(shape.size() <= static_cast<std::size_t>(kMaxDims), ShapeError, op,
                  "shape ", shape, " has more than ", kMaxDims, " dimensions");
   auto impl = std::make_shared<TensorImpl>();
@@ -53,8 +57,8 @@ Tensor make_tensor(const Shape& shape, DType dtype, Device device, const char* o
     fail<ValueError>(op, "cannot allocate ", nbytes, " bytes for a ", dtype, " tensor of shape ", shape,
                      " on ", device, " (out of memory)");
   }
-  impl->shape = shape;
   impl->strides = contiguous_strides(shape);
+  impl->shape = std::move(shape);
   impl->dtype = dtype;
   return Tensor(std::move(impl));
 }
