@@ -44,6 +44,12 @@ struct View {
   }
 };
 
+/// A 2-d sliding window over x [N, C, H, W] (conv2d's im2col, pooling): kernel, stride,
+/// padding and dilation per axis, and the output size they give.
+struct Window2d {
+  int64_t kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -76,6 +82,19 @@ class Backend {
   virtual void index_select(const View& out, const View& x, int dim, const View& index) = 0;
   /// out (zeroed by the caller) += src scattered along dim at index: index_select's adjoint.
   virtual void index_add(const View& out, int dim, const View& index, const View& src) = 0;
+  /// im2col: x [N, C, H, W] contiguous -> out [C·kh·kw (+1), N·OH·OW], row (c, i, j), column
+  /// (n, oh, ow); padding taps are 0; an extra last row, when out has one, is `extra_value`.
+  virtual void im2col(const View& out, const View& x, const Window2d& w, double extra_value) = 0;
+  /// im2col's adjoint: out [N, C, H, W] = each column entry added into the input element it was
+  /// taken from (an extra last row of cols is ignored).
+  virtual void col2im(const View& out, const View& cols, const Window2d& w) = 0;
+  /// Max pooling of contiguous x [N, C, H, W] (padding taps skipped): out [N, C, OH, OW] and
+  /// argmax (Int64, same shape): position in its [H, W] plane of each window's first maximum.
+  virtual void max_pool2d(const View& out, const View& argmax, const View& x, const Window2d& w) = 0;
+  /// out [N, C, K...] = each [H, W] plane of x gathered at index (Int64, out's shape).
+  virtual void plane_gather(const View& out, const View& x, const View& index) = 0;
+  /// out [N, C, H, W] = zeros with src [N, C, K...] added at index per plane: plane_gather's adjoint.
+  virtual void plane_scatter_add(const View& out, const View& index, const View& src) = 0;
 };
 
 /// The backend serving `device`; throws DeviceError when this build or machine lacks it.

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: MIT
-// Convolution as im2col + GEMM, where im2col is a gather: index_select on each sample's
-// flattened input with a precomputed Int64 index. Its backward (a scatter-add) and every
-// higher derivative come from index_select's, concat's and matmul's own rules, so this file
-// has no backward code.
+// Convolution as im2col + GEMM. im2col (a dedicated kernel, autograd/ops_window.cpp) lays the
+// windows of the whole batch out as columns [C·kh·kw, N·OH·OW], so the batch is ONE GEMM with
+// the weight [OC, C·kh·kw]. Its backward is col2im and col2im's is im2col, so every higher
+// derivative comes from those two and matmul's rule: this file has no backward code.
 #include "conv.hpp"
 
 #include <cmath>
 #include <utility>
 #include <vector>
 
+#include "../autograd/detail/window_ops.hpp"
 #include "../tensor/ops.hpp"
 #include "detail/size2_format.hpp"
 #include "detail/window_span.hpp"
@@ -23,7 +24,6 @@ struct WindowGeometry {
   int64_t channels, height, width;
   Size2 kernel, stride, padding, dilation;
   int64_t out_h, out_w;
-  bool padded() const { return padding.h > 0 || padding.w > 0; }
 };
 
 using detail::pair_str;
@@ -49,69 +49,23 @@ WindowGeometry window_geometry(const Shape& input, Size2 kernel, Size2 stride, S
           (padded.w - span.w) / stride.w + 1};
 }
 
-/// Int64 index of one sample's im2col rows, [OH·OW·(C·kh·kw + ones)], into the sample
-/// flattened to [C·H·W] followed by its extra slots: a zero (when padded), then a one (when
-/// `ones`). Row (oh, ow) lists the taps in (c, i, j) order, like the weight's [C, kh, kw];
-/// padding taps read the zero slot, and with `ones` each row ends with the one slot, a column
-/// of ones that folds the bias into the GEMM. Cached per geometry (on the CPU; moved to the
-/// device per call, so no device memory outlives its runtime at exit).
-Tensor window_index(const WindowGeometry& g, bool ones, Device device) {
-  using Key = std::vector<int64_t>;
-  Key key{g.channels,  g.height,    g.width,      g.kernel.h,   g.kernel.w, g.stride.h, g.stride.w,
-          g.padding.h, g.padding.w, g.dilation.h, g.dilation.w, ones};
-  thread_local std::vector<std::pair<Key, Tensor>> cache;
-  constexpr std::size_t kCacheSize = 16;
-  for (const auto& [k, index] : cache)
-    if (k == key) return index.to(device);
-
-  const int64_t kh = g.kernel.h, kw = g.kernel.w, plane = g.height * g.width;
-  const int64_t zero_slot = g.channels * plane, one_slot = zero_slot + (g.padded() ? 1 : 0);
-  const int64_t count = g.out_h * g.out_w * (g.channels * kh * kw + ones);
-  // NOTE: allocated as a tensor, not a std::vector: with huge padding the index alone may be more
-  // than any machine holds, which must be a tapeflow::Error, not std::bad_alloc.
-  Tensor index;
-  try {
-    index = empty({count}, {.dtype = Int64});
-  } catch (const ValueError& e) {
-    throw ValueError("conv2d: the im2col index for an output of " + std::to_string(g.out_h) + "x" +
-                     std::to_string(g.out_w) + " windows of " + std::to_string(g.channels * kh * kw) +
-                     " taps cannot be allocated (" + e.what() + ")");
-  }
-  int64_t* idx = index.data_ptr<int64_t>();
-  std::size_t at = 0;
-  for (int64_t oh = 0; oh < g.out_h; ++oh)
-    for (int64_t ow = 0; ow < g.out_w; ++ow) {
-      for (int64_t c = 0; c < g.channels; ++c)
-        for (int64_t i = 0; i < kh; ++i) {
-          const int64_t ih = oh * g.stride.h - g.padding.h + i * g.dilation.h;
-          for (int64_t j = 0; j < kw; ++j) {
-            const int64_t iw = ow * g.stride.w - g.padding.w + j * g.dilation.w;
-            const bool inside = ih >= 0 && ih < g.height && iw >= 0 && iw < g.width;
-            idx[at++] = inside ? c * plane + ih * g.width + iw : zero_slot;
-          }
-        }
-      if (ones) idx[at++] = one_slot;
-    }
-  if (cache.size() >= kCacheSize) cache.erase(cache.begin());
-  cache.emplace_back(std::move(key), index);
-  return index.to(device);
+/// The window of one conv2d call, for the im2col kernels.
+tapeflow::detail::Window2d window_of(const WindowGeometry& g) {
+  return {g.kernel.h,  g.kernel.w,  g.stride.h,   g.stride.w,   g.padding.h,
+          g.padding.w, g.dilation.h, g.dilation.w, g.out_h,      g.out_w};
 }
 
-/// The im2col matrix [N·OH·OW, C·kh·kw (+ 1 with `ones`)] of x [N, C, H, W]: one gather.
-Tensor im2col(const Tensor& x, const WindowGeometry& g, bool ones) {
-  const int64_t n = x.size(0);
-  Tensor flat = x.reshape({n, g.channels * g.height * g.width});
-  const int64_t slots = (g.padded() ? 1 : 0) + (ones ? 1 : 0);
-  if (slots > 0) {
-    std::vector<double> extra;
-    for (int64_t s = 0; s < n; ++s) {
-      if (g.padded()) extra.push_back(0.0);
-      if (ones) extra.push_back(1.0);
-    }
-    flat = concat({flat, tensor(extra, {n, slots}, {.dtype = x.dtype(), .device = x.device()})}, 1);
+/// The im2col columns [C·kh·kw (+1), N·OH·OW] of x; a ValueError naming conv2d when they cannot
+/// be allocated (huge padding), never std::bad_alloc.
+Tensor columns(const Tensor& x, const WindowGeometry& g, bool ones_row) {
+  try {
+    return tapeflow::detail::im2col(x, window_of(g), ones_row);
+  } catch (const ValueError& e) {
+    throw ValueError("conv2d: the im2col columns of an output of " + std::to_string(g.out_h) + "x" +
+                     std::to_string(g.out_w) + " windows of " +
+                     std::to_string(g.channels * g.kernel.h * g.kernel.w) + " taps cannot be allocated (" +
+                     e.what() + ")");
   }
-  return index_select(flat, 1, window_index(g, ones, x.device()))
-      .reshape({n * g.out_h * g.out_w, g.channels * g.kernel.h * g.kernel.w + (ones ? 1 : 0)});
 }
 
 }  // namespace
@@ -158,38 +112,31 @@ Tensor functional::conv2d(const Tensor& input, const Tensor& weight, const Tenso
     throw ValueError("conv2d: options.bias is false but a bias tensor was given");
 
   const WindowGeometry g = window_geometry(xs, {ws[2], ws[3]}, options.stride, options.padding, options.dilation);
-  // The output and the im2col columns must exist before their index is built; huge padding
-  // asks for more elements than can.
+  // The output and the im2col columns must be possible sizes before anything is allocated;
+  // huge padding asks for more elements than can exist.
   shape_numel({n, out_channels, g.out_h, g.out_w}, "conv2d");
   shape_numel({n, g.out_h, g.out_w, channels, ws[2], ws[3]}, "conv2d");
   const int64_t rows = n * g.out_h * g.out_w, taps = channels * ws[2] * ws[3];
+  // Columns [C·kh·kw, N·OH·OW] make the whole batch one GEMM, weight [OC, C·kh·kw] times columns,
+  // whose [OC, N·OH·OW] result needs one copy to NCHW (far cheaper than every later op walking a
+  // permuted view).
   if (groups == 1) {
-    // Columns [N·OH·OW, C·kh·kw (+1)] make the whole batch ONE GEMM with the weight
-    // [OC, C·kh·kw (+1)]. The bias rides along as the weight's last column against a column of
-    // ones: its gradient then comes out of the weight's GEMM instead of a column-sum reduction.
+    // The bias rides along as the weight's last column against a row of ones: its gradient then
+    // comes out of the weight's GEMM instead of a separate reduction.
     const bool fold_bias = bias.defined();
     Tensor w2 = weight.reshape({out_channels, taps});
     if (fold_bias) w2 = concat({w2, bias.reshape({out_channels, 1})}, 1);
-    Tensor cols = im2col(input, g, fold_bias);
-    // NOTE: OpenBLAS is slow writing row-major results with few columns ([M, 1] takes ~30x
-    // longer than [1, M]), so when OC or the taps are few (first layers, pooling) the GEMM
-    // writes [OC, M] (and its backward [taps, M]) instead of [M, OC] (and [M, taps]).
-    if (out_channels < 16 || taps < 16) {
-      Tensor y = matmul(w2, cols.t());  // [OC, N·OH·OW]
-      return y.reshape({out_channels, n, g.out_h, g.out_w}).permute({1, 0, 2, 3}).contiguous();
-    }
-    Tensor y = matmul(cols, w2.t());  // [N·OH·OW, OC]
-    // NOTE: one copy to NCHW here is far cheaper than every later op walking a permuted view.
-    return y.reshape({n, g.out_h, g.out_w, out_channels}).permute({0, 3, 1, 2}).contiguous();
+    Tensor y = matmul(w2, columns(input, g, fold_bias));  // [OC, N·OH·OW]
+    return y.reshape({out_channels, n, g.out_h, g.out_w}).permute({1, 0, 2, 3}).contiguous();
   }
-  // Group k owns columns [k·C/G·kh·kw, (k+1)·C/G·kh·kw) and output channels
-  // [k·OC/G, (k+1)·OC/G): one batched GEMM over the groups.
+  // Group k owns rows [k·C/G·kh·kw, (k+1)·C/G·kh·kw) of the columns (channel-major) and output
+  // channels [k·OC/G, (k+1)·OC/G): one batched GEMM over the groups.
   const int64_t group_taps = taps / groups, group_out = out_channels / groups;
-  Tensor gcols = im2col(input, g, false).reshape({rows, groups, group_taps}).permute({1, 0, 2});
-  Tensor gw = weight.reshape({groups, group_out, group_taps}).transpose(1, 2);
-  Tensor y = matmul(gcols, gw).permute({1, 0, 2}).reshape({rows, out_channels});
-  if (bias.defined()) y = y + bias;
-  return y.reshape({n, g.out_h, g.out_w, out_channels}).permute({0, 3, 1, 2}).contiguous();
+  Tensor gcols = columns(input, g, false).reshape({groups, group_taps, rows});
+  Tensor gw = weight.reshape({groups, group_out, group_taps});
+  Tensor y = matmul(gw, gcols).reshape({out_channels, rows});
+  if (bias.defined()) y = y + bias.reshape({out_channels, 1});
+  return y.reshape({out_channels, n, g.out_h, g.out_w}).permute({1, 0, 2, 3}).contiguous();
 }
 
 Conv2d::Conv2d(int64_t in, int64_t out, Size2 kernel, Conv2dOptions opts)

@@ -32,6 +32,13 @@ class CpuBackend final : public detail::Backend {
                     const detail::View& index) override;
   void index_add(const detail::View& out, int dim, const detail::View& index,
                  const detail::View& src) override;
+  void im2col(const detail::View& out, const detail::View& x, const detail::Window2d& w,
+              double extra_value) override;
+  void col2im(const detail::View& out, const detail::View& cols, const detail::Window2d& w) override;
+  void max_pool2d(const detail::View& out, const detail::View& argmax, const detail::View& x,
+                  const detail::Window2d& w) override;
+  void plane_gather(const detail::View& out, const detail::View& x, const detail::View& index) override;
+  void plane_scatter_add(const detail::View& out, const detail::View& index, const detail::View& src) override;
 };
 
 CpuBackend& cpu_backend();

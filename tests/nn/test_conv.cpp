@@ -2,12 +2,14 @@
 // Convolution and pooling: the gradient table (float64 central differences, contiguous, each
 // input alone and non-contiguous), second derivatives, forward values against a naive direct
 // convolution written here in plain doubles, pooling against hand-computed values, modules,
-// error messages, and the index_select / index_add kernels that im2col relies on.
+// error messages, and the index_select / index_add kernels (which conv2d's im2col used before it
+// had kernels of its own).
 #include <tapeflow/tapeflow.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -103,6 +105,12 @@ std::vector<GradCase> conv_rows() {
        [](V v) { return F::conv2d(v[0].permute({0, 3, 1, 2}), v[1], v[2], {.padding = 1}); }});
   row({"conv2d twice (cached index reused)", {{1, 2, 5, 5}, {2, 2, 3, 3}, {2}},
        [](V v) { return F::conv2d(F::conv2d(v[0], v[1], v[2], {.padding = 1}).tanh(), v[1], v[2], {.padding = 1}); }});
+  // The im2col/col2im kernels: one input channel with a wide batch, and many channels with
+  // overlapping strided windows whose col2im sums several columns into one element.
+  row({"conv2d 1 input channel batch 3 padding 2 stride 2", {{3, 1, 5, 6}, {4, 1, 3, 3}, {4}},
+       conv({.stride = 2, .padding = 2})});
+  row({"conv2d groups 3 padding {1,2} dilation {2,1}", {{1, 6, 5, 5}, {3, 2, 3, 2}, {3}},
+       conv({.padding = {1, 2}, .dilation = {2, 1}, .groups = 3})});
 
   auto maxp = [](nn::Size2 k, nn::MaxPool2dOptions o) { return [k, o](V v) { return F::max_pool2d(v[0], k, o); }; };
   row({"max_pool2d 2", {{2, 3, 4, 4}}, maxp(2, {})});
@@ -112,6 +120,10 @@ std::vector<GradCase> conv_rows() {
   row({"max_pool2d 2x3 stride {1,2} padding {1,1}", {{1, 2, 5, 6}}, maxp(nn::Size2{2, 3}, {.stride = {1, 2}, .padding = {1, 1}})});
   row({"max_pool2d 2 dilation 2", {{1, 2, 6, 6}}, maxp(2, {.stride = 1, .dilation = 2})});
   row({"max_pool2d unbatched", {{2, 4, 4}}, maxp(2, {})});
+  // Overlapping windows: one element can win several windows, and its gradient sums them.
+  row({"max_pool2d 3 stride 1 padding 1 dilation 2", {{1, 2, 7, 7}}, maxp(3, {.stride = 1, .padding = 1, .dilation = 2})});
+  row({"max_pool2d input permuted NHWC->NCHW", {{2, 5, 5, 3}},
+       [](V v) { return F::max_pool2d(v[0].permute({0, 3, 1, 2}), 2, {.stride = 1}); }});
 
   auto avgp = [](nn::Size2 k, nn::AvgPool2dOptions o) { return [k, o](V v) { return F::avg_pool2d(v[0], k, o); }; };
   row({"avg_pool2d 2", {{2, 3, 4, 4}}, avgp(2, {})});
@@ -153,6 +165,12 @@ TEST_CASE("nn conv: second derivatives of conv2d and pooling match central diffe
       {"conv2d then tanh", {{1, 2, 4, 4}, {2, 2, 3, 3}, {2}},
        [](V v) { return tanh(F::conv2d(v[0], v[1], v[2], {.padding = 1})); }},
       {"max_pool2d then square", {{1, 2, 4, 4}}, [](V v) { return F::max_pool2d(v[0] * v[0], 2, {.padding = 1}); }},
+      {"max_pool2d overlapping windows then square", {{1, 2, 5, 5}},
+       [](V v) { return F::max_pool2d(v[0] * v[0], 3, {.stride = 1}); }},
+      {"conv2d stride 2 padding 1 then tanh", {{2, 2, 5, 5}, {2, 2, 3, 3}, {2}},
+       [](V v) { return tanh(F::conv2d(v[0], v[1], v[2], {.stride = 2, .padding = 1})); }},
+      {"conv2d groups 2 padding 1 then tanh", {{1, 4, 4, 4}, {4, 2, 3, 3}, {4}},
+       [](V v) { return tanh(F::conv2d(v[0], v[1], v[2], {.padding = 1, .groups = 2})); }},
       {"avg_pool2d then tanh", {{1, 2, 4, 4}}, [](V v) { return tanh(F::avg_pool2d(v[0], 3, {.stride = 1, .padding = 1})); }},
   };
   std::mt19937_64 rng(99);
@@ -277,6 +295,38 @@ TEST_CASE("nn conv: max_pool2d sends the gradient to the window's maximum, the f
                             0, 0, 20, 0,   //
                             30, 0, 40, 0,  //
                             0, 0, 0, 0});
+}
+
+// PyTorch's rule: a NaN in a window wins it (wherever it sits, not only first), so a NaN input
+// is never hidden by max pooling; the gradient goes to the NaN. Interior and border windows
+// take different paths in the kernel, so both are covered (padding 1 makes the border ones).
+TEST_CASE("nn conv: max_pool2d propagates a NaN from any position of its window", "[nn][conv][pooling]") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const int64_t pad : {0, 1}) {
+    INFO("padding " << pad);
+    Tensor x = leaf({1, 2, 3, 4,    //
+                     5, nan, 7, 8,  //
+                     9, 10, 11, 12, //
+                     13, 14, 15, nan},
+                    {1, 1, 4, 4});
+    Tensor y = F::max_pool2d(x, 3, {.stride = 1, .padding = pad});
+    const std::vector<double> v = y.to_vector<double>();
+    // Exactly the windows that cover (1, 1) or (3, 3) are NaN.
+    int64_t nan_windows = 0;
+    for (int64_t i = 0; i < y.size(2); ++i)
+      for (int64_t j = 0; j < y.size(3); ++j) {
+        const int64_t r0 = i - pad, c0 = j - pad;  // the window's top-left in x
+        const bool covers = (r0 <= 1 && 1 <= r0 + 2 && c0 <= 1 && 1 <= c0 + 2) ||
+                            (r0 <= 3 && 3 <= r0 + 2 && c0 <= 3 && 3 <= c0 + 2);
+        INFO("output (" << i << ", " << j << ") = " << v[i * y.size(3) + j]);
+        CHECK(std::isnan(v[i * y.size(3) + j]) == covers);
+        nan_windows += covers;
+      }
+    y.sum().backward();
+    const std::vector<double> g = x.grad().to_vector<double>();
+    if (pad == 1) CHECK(nan_windows < y.numel());  // the padded corners hold no NaN
+    CHECK(g[5] + g[15] == static_cast<double>(nan_windows));  // each NaN window's gradient goes to its NaN
+  }
 }
 
 TEST_CASE("nn conv: avg_pool2d's gradient spreads evenly over each window", "[nn][conv][pooling]") {
@@ -493,10 +543,10 @@ TEST_CASE("nn conv: index_select and index_add agree with serial loops on large 
 }
 
 // Found by tests/fuzz/fuzz_ops: padding small enough for the output's shape to pass the size
-// checks, but whose im2col index (a std::vector) no machine holds, threw std::bad_alloc rather
-// than a tapeflow::Error. (Not under ASan, which aborts on such a request unless told
+// checks, but whose im2col index (then a std::vector; now the columns) no machine holds, threw
+// std::bad_alloc rather than a tapeflow::Error. (Not under ASan, which aborts on such a request unless told
 // allocator_may_return_null=1, as the fuzz targets do.)
-TEST_CASE("nn conv: an im2col index too large to allocate is a ValueError naming conv2d", "[nn][conv][errors]") {
+TEST_CASE("nn conv: im2col columns too large to allocate is a ValueError naming conv2d", "[nn][conv][errors]") {
   if (tapeflow::test::kAddressSanitizer) {
     WARN("skipped: ASan aborts on impossible allocations");
     return;
@@ -507,7 +557,7 @@ TEST_CASE("nn conv: an im2col index too large to allocate is a ValueError naming
     FAIL("conv2d accepted an output of 2.6e13 elements");
   } catch (const ValueError& e) {
     INFO(e.what());
-    CHECK(std::string(e.what()).rfind("conv2d: the im2col index", 0) == 0);
+    CHECK(std::string(e.what()).rfind("conv2d: the im2col columns", 0) == 0);
     CHECK(std::string(e.what()).find("cannot be allocated") != std::string::npos);
   }
 }

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+// Sliding-window kernels: im2col and its adjoint col2im (conv2d), max pooling with its argmax,
+// and the per-plane gather / scatter-add that route pooling's gradients. Each splits its work
+// over [H, W] planes (or im2col's (c, n) blocks), so no two threads ever write one element.
+#include <algorithm>
+#include <cstring>
+
+#include "cpu_backend.hpp"
+#include "dispatch.hpp"
+#include "parallel.hpp"
+
+namespace tapeflow::cpu {
+
+using detail::View;
+using detail::Window2d;
+
+namespace {
+
+/// Outputs [lo, hi) along one axis whose tap at offset `off` (= tap·dilation − padding) lands
+/// inside [0, size): off + o·stride in range. Outside it the tap reads padding.
+void valid_range(int64_t off, int64_t stride, int64_t size, int64_t out, int64_t& lo, int64_t& hi) {
+  lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  hi = size - off <= 0 ? 0 : (size - off + stride - 1) / stride;
+  lo = std::min(lo, out);
+  hi = std::clamp(hi, lo, out);
+}
+
+/// Units of `per_unit` elements that make one parallel_for grain.
+int64_t grain_for(int64_t per_unit) { return std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(per_unit, 1)); }
+
+template <typename T>
+void im2col_typed(const View& out, const View& x, const Window2d& w, double extra_value) {
+  const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], wd = x.shape[3];
+  const int64_t m = w.oh * w.ow, nm = n * m, taps = c * w.kh * w.kw;
+  const T* src = static_cast<const T*>(x.data);
+  T* dst = static_cast<T*>(out.data);
+  // Block (ci, ni): rows (ci, ·, ·), columns of sample ni; read one input plane.
+  parallel_for(c * n, grain_for(w.kh * w.kw * m), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t ci = b / n, ni = b % n;
+      const T* plane = src + (ni * c + ci) * h * wd;
+      for (int64_t i = 0; i < w.kh; ++i)
+        for (int64_t j = 0; j < w.kw; ++j) {
+          T* row = dst + ((ci * w.kh + i) * w.kw + j) * nm + ni * m;
+          const int64_t off_h = i * w.dh - w.ph, off_w = j * w.dw - w.pw;
+          int64_t h0, h1, w0, w1;
+          valid_range(off_h, w.sh, h, w.oh, h0, h1);
+          valid_range(off_w, w.sw, wd, w.ow, w0, w1);
+          std::fill(row, row + h0 * w.ow, T(0));
+          for (int64_t oh = h0; oh < h1; ++oh) {
+            T* r = row + oh * w.ow;
+            const T* s = plane + (oh * w.sh + off_h) * wd + off_w;
+            std::fill(r, r + w0, T(0));
+            if (w.sw == 1)
+              std::memcpy(r + w0, s + w0, static_cast<std::size_t>(w1 - w0) * sizeof(T));
+            else
+              for (int64_t ow = w0; ow < w1; ++ow) r[ow] = s[ow * w.sw];
+            std::fill(r + w1, r + w.ow, T(0));
+          }
+          std::fill(row + h1 * w.ow, row + m, T(0));
+        }
+    }
+  });
+  if (out.shape[0] > taps) std::fill(dst + taps * nm, dst + (taps + 1) * nm, static_cast<T>(extra_value));
+}
+
+template <typename T>
+void col2im_typed(const View& out, const View& cols, const Window2d& w) {
+  const int64_t n = out.shape[0], c = out.shape[1], h = out.shape[2], wd = out.shape[3];
+  const int64_t m = w.oh * w.ow, nm = n * m;
+  const T* src = static_cast<const T*>(cols.data);
+  T* dst = static_cast<T*>(out.data);
+  // Plane (ni, ci) receives exactly rows (ci, ·, ·) of sample ni's columns: one writer per plane.
+  // NOTE: overlapping windows add into one element in a fixed (i, j, oh, ow) order, so results
+  // do not depend on the number of threads.
+  parallel_for(n * c, grain_for(w.kh * w.kw * m), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t ni = p / c, ci = p % c;
+      T* plane = dst + p * h * wd;
+      std::fill(plane, plane + h * wd, T(0));
+      for (int64_t i = 0; i < w.kh; ++i)
+        for (int64_t j = 0; j < w.kw; ++j) {
+          const T* row = src + ((ci * w.kh + i) * w.kw + j) * nm + ni * m;
+          const int64_t off_h = i * w.dh - w.ph, off_w = j * w.dw - w.pw;
+          int64_t h0, h1, w0, w1;
+          valid_range(off_h, w.sh, h, w.oh, h0, h1);
+          valid_range(off_w, w.sw, wd, w.ow, w0, w1);
+          for (int64_t oh = h0; oh < h1; ++oh) {
+            const T* r = row + oh * w.ow;
+            T* d = plane + (oh * w.sh + off_h) * wd + off_w;
+            for (int64_t ow = w0; ow < w1; ++ow) d[ow * w.sw] += r[ow];
+          }
+        }
+    }
+  });
+}
+
+template <typename T>
+void max_pool_typed(const View& out, const View& argmax, const View& x, const Window2d& window) {
+  const Window2d w = window;  // a local copy: the stores below cannot alias it
+  const int64_t planes = x.shape[0] * x.shape[1], h = x.shape[2], wd = x.shape[3], m = w.oh * w.ow;
+  const T* src = static_cast<const T*>(x.data);
+  T* dst = static_cast<T*>(out.data);
+  int64_t* arg = static_cast<int64_t*>(argmax.data);
+  parallel_for(planes, grain_for(m * w.kh * w.kw), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* plane = src + p * h * wd;
+      for (int64_t oh = 0; oh < w.oh; ++oh) {
+        const int64_t ih0 = oh * w.sh - w.ph;
+        const bool rows_inside = ih0 >= 0 && ih0 + (w.kh - 1) * w.dh < h;
+        for (int64_t ow = 0; ow < w.ow; ++ow) {
+          const int64_t iw0 = ow * w.sw - w.pw;
+          // Taps in row-major order; a later tap takes over only when strictly larger, so ties
+          // keep the first, and a NaN always takes over, so a window holding one gives NaN:
+          // PyTorch's rules for both.
+          int64_t best_at = -1;
+          T best = T(0);
+          if (rows_inside && iw0 >= 0 && iw0 + (w.kw - 1) * w.dw < wd) {
+            // Interior window: no bounds tests, and selects rather than branches (the winner is
+            // data-dependent, so a branch mispredicts about half the time).
+            best_at = ih0 * wd + iw0;
+            best = plane[best_at];
+            for (int64_t i = 0; i < w.kh; ++i)
+              for (int64_t j = 0; j < w.kw; ++j) {
+                const int64_t at = (ih0 + i * w.dh) * wd + iw0 + j * w.dw;
+                const T v = plane[at];
+                const bool take = v > best || v != v;
+                best = take ? v : best;
+                best_at = take ? at : best_at;
+              }
+          } else {
+            // Border window: padding taps are -inf and never win, so they are skipped (every
+            // window holds a real element, since padding is at most half the kernel).
+            for (int64_t i = 0; i < w.kh; ++i) {
+              const int64_t ih = ih0 + i * w.dh;
+              if (ih < 0 || ih >= h) continue;
+              for (int64_t j = 0; j < w.kw; ++j) {
+                const int64_t iw = iw0 + j * w.dw;
+                if (iw < 0 || iw >= wd) continue;
+                const int64_t at = ih * wd + iw;
+                if (best_at < 0 || plane[at] > best || plane[at] != plane[at]) {
+                  best = plane[at];
+                  best_at = at;
+                }
+              }
+            }
+          }
+          const int64_t o = p * m + oh * w.ow + ow;
+          dst[o] = best;
+          arg[o] = best_at;
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void CpuBackend::im2col(const View& out, const View& x, const Window2d& w, double extra_value) {
+  dispatch_floating(x.dtype, "im2col", [&](auto zero) { im2col_typed<decltype(zero)>(out, x, w, extra_value); });
+}
+
+void CpuBackend::col2im(const View& out, const View& cols, const Window2d& w) {
+  dispatch_floating(out.dtype, "col2im", [&](auto zero) { col2im_typed<decltype(zero)>(out, cols, w); });
+}
+
+void CpuBackend::max_pool2d(const View& out, const View& argmax, const View& x, const Window2d& w) {
+  dispatch_floating(x.dtype, "max_pool2d", [&](auto zero) { max_pool_typed<decltype(zero)>(out, argmax, x, w); });
+}
+
+void CpuBackend::plane_gather(const View& out, const View& x, const View& index) {
+  const int64_t planes = x.shape[0] * x.shape[1], hw = x.numel() / std::max<int64_t>(planes, 1);
+  const int64_t k = out.numel() / std::max<int64_t>(planes, 1);
+  const auto* idx = static_cast<const int64_t*>(index.data);
+  dispatch_floating(x.dtype, "plane_gather", [&](auto zero) {
+    using T = decltype(zero);
+    const T* src = static_cast<const T*>(x.data);
+    T* dst = static_cast<T*>(out.data);
+    parallel_for(planes, grain_for(k), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p)
+        for (int64_t e = p * k; e < (p + 1) * k; ++e) dst[e] = src[p * hw + idx[e]];
+    });
+  });
+}
+
+void CpuBackend::plane_scatter_add(const View& out, const View& index, const View& src) {
+  const int64_t planes = out.shape[0] * out.shape[1], hw = out.numel() / std::max<int64_t>(planes, 1);
+  const int64_t k = src.numel() / std::max<int64_t>(planes, 1);
+  const auto* idx = static_cast<const int64_t*>(index.data);
+  dispatch_floating(out.dtype, "plane_scatter_add", [&](auto zero) {
+    using T = decltype(zero);
+    const T* s = static_cast<const T*>(src.data);
+    T* dst = static_cast<T*>(out.data);
+    // One writer per plane; within it, additions in index order (thread-count independent).
+    parallel_for(planes, grain_for(hw + k), [&](int64_t p0, int64_t p1) {
+      std::fill(dst + p0 * hw, dst + p1 * hw, T(0));
+      for (int64_t p = p0; p < p1; ++p)
+        for (int64_t e = p * k; e < (p + 1) * k; ++e) dst[p * hw + idx[e]] += s[e];
+    });
+  });
+}
+
+}  // namespace tapeflow::cpu
