@@ -82,6 +82,20 @@ class Backend {
   virtual void index_select(const View& out, const View& x, int dim, const View& index) = 0;
   /// out (zeroed by the caller) += src scattered along dim at index: index_select's adjoint.
   virtual void index_add(const View& out, int dim, const View& index, const View& src) = 0;
+  /// One LSTM layer over T steps, gates in PyTorch's order i, f, g, o; every operand contiguous,
+  /// one floating dtype. xg [T, B, 4H] is the input's share of the gates, bias [4H] is added to
+  /// every row (none when bias.data is null), h0 and c0 [B, H], w_hh [4H, H]. Writes y
+  /// [T+1, B, H] (h_1..h_T, then c_T) and what lstm_backward needs: gates [T, B, 4H] after
+  /// their activations, cell [T, B, H] (c_t) and tanh_cell [T, B, H].
+  virtual void lstm_forward(const View& y, const View& gates, const View& cell, const View& tanh_cell,
+                            const View& xg, const View& bias, const View& h0, const View& c0,
+                            const View& w_hh) = 0;
+  /// lstm_forward's adjoint for dy [T+1, B, H] (contiguous): writes dxg [T, B, 4H], dh0, dc0
+  /// [B, H] and, unless their data is null, dbias [4H] and dw_hh [4H, H] (all overwritten).
+  virtual void lstm_backward(const View& dxg, const View& dbias, const View& dh0, const View& dc0,
+                             const View& dw_hh, const View& dy, const View& y, const View& gates,
+                             const View& cell, const View& tanh_cell, const View& h0, const View& c0,
+                             const View& w_hh) = 0;
   /// im2col: x [N, C, H, W] contiguous -> out [C·kh·kw (+1), N·OH·OW], row (c, i, j), column
   /// (n, oh, ow); padding taps are 0; an extra last row, when out has one, is `extra_value`.
   virtual void im2col(const View& out, const View& x, const Window2d& w, double extra_value) = 0;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Recurrent cells and layers, composed from differentiable ops (matmul, sigmoid, tanh, slice,
-// concat, +, *), so backward, higher derivatives and every backend come for free.
+// concat, +, *), so backward, higher derivatives and every backend come for free. The LSTM's
+// recurrence is the one exception: it is a single fused op (autograd/ops_lstm.cpp), because per
+// step ops cost it more in tape entries, allocations and small GEMMs than the math itself.
 //
 // Layers are organised for speed: the input projection W_ih·x (with both biases folded in where
 // the equations allow it) is taken out of the recurrence (one GEMM over all T*B rows when nothing
@@ -11,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../autograd/detail/lstm.hpp"
 #include "../autograd/tape.hpp"
 #include "../tensor/ops.hpp"
 #include "dropout.hpp"
@@ -96,16 +99,6 @@ Tensor rnn_step(const Tensor& xg, const Tensor& h, const Tensor& w_hh_t, Kind ki
   return kind == Kind::RNNReLU ? relu(pre) : tanh(pre);
 }
 
-LSTMState lstm_step(const Tensor& xg, const Tensor& h, const Tensor& c, const Tensor& w_hh_t, int64_t hs) {
-  Tensor gates = xg + matmul(h, w_hh_t);
-  // One sigmoid over all four gates (the g quarter is wasted) costs less than three small ones.
-  Tensor sg = sigmoid(gates);
-  Tensor i = sg.slice(1, 0, hs), f = sg.slice(1, hs, 2 * hs), o = sg.slice(1, 3 * hs, 4 * hs);
-  Tensor g = tanh(gates.slice(1, 2 * hs, 3 * hs));
-  Tensor c_next = f * c + i * g;
-  return {o * tanh(c_next), c_next};
-}
-
 Tensor gru_step(const Tensor& xg, const Tensor& h, const Tensor& w_hh_t, const Tensor& b_hh, int64_t hs) {
   Tensor hg = matmul(h, w_hh_t);
   if (b_hh.defined()) hg = hg + b_hh;
@@ -119,6 +112,13 @@ Tensor gru_step(const Tensor& xg, const Tensor& h, const Tensor& w_hh_t, const T
 Tensor input_bias(const RecurrentWeights& w, Kind kind) {
   if (!w.bias_ih.defined()) return Tensor();
   return kind == Kind::GRU ? w.bias_ih : w.bias_ih + w.bias_hh;
+}
+
+/// LSTM steps over the whole sequence: xg [T, B, 4H] (W_ih·x, without bias) -> y [T+1, B, H]
+/// (h_1..h_T, then c_T). The op adds the bias itself: its gradient is then a row sum in the
+/// kernel rather than an unbroadcast of a [T*B, 4H] gradient.
+Tensor lstm_steps(const Tensor& xg, const Tensor& h, const Tensor& c, const RecurrentWeights& w) {
+  return detail::lstm_layer(xg, h, c, w.weight_hh, input_bias(w, Kind::LSTM));
 }
 
 // --- cells ---------------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ CellResult run_cell(const std::string& who, Kind kind, const Tensor& input, cons
   Tensor x = unbatched ? input.unsqueeze(0) : input;
   Tensor h = h_in.defined() ? h_in.reshape({batch, hs}) : zeros({batch, hs}, like);
   Tensor xg = matmul(x, w.weight_ih.t());
-  if (Tensor b = input_bias(w, kind); b.defined()) xg = xg + b;
+  if (Tensor b = input_bias(w, kind); b.defined() && kind != Kind::LSTM) xg = xg + b;
   CellResult r;
   switch (kind) {
     case Kind::RNNTanh:
@@ -161,8 +161,8 @@ CellResult run_cell(const std::string& who, Kind kind, const Tensor& input, cons
     case Kind::GRU: r.h = gru_step(xg, h, w.weight_hh.t(), w.bias_hh, hs); break;
     case Kind::LSTM: {
       Tensor c = c_in.defined() ? c_in.reshape({batch, hs}) : zeros({batch, hs}, like);
-      LSTMState s = lstm_step(xg, h, c, w.weight_hh.t(), hs);
-      r.h = s.h, r.c = s.c;
+      Tensor y = lstm_steps(xg.reshape({1, batch, 4 * hs}), h, c, w);
+      r.h = y.slice(0, 0, 1).reshape({batch, hs}), r.c = y.slice(0, 1, 2).reshape({batch, hs});
       break;
     }
   }
@@ -275,7 +275,26 @@ LayersResult run_layers(const std::string& who, Kind kind, const Tensor& input, 
 
   std::vector<Tensor> h_n, c_n, below;  // below: the previous layer's output, one tensor per step
   LayersResult r;
-  for (int64_t l = 0; l < num_layers; ++l) {
+  if (kind == Kind::LSTM) {
+    // The input projection of all steps is one GEMM ([T*B, F]·W_ihᵀ, backward one GEMM per
+    // gradient too), and the recurrence one op; each layer hands the next its whole output.
+    Tensor rows = seq;
+    for (int64_t l = 0; l < num_layers; ++l) {
+      const RecurrentWeights& w = layers[l];
+      Tensor xg = matmul(rows, w.weight_ih.t());
+      Tensor y = lstm_steps(xg.reshape({steps, batch, 4 * hs}), layer_state(h0, l), layer_state(c0, l), w);
+      Tensor out = y.slice(0, 0, steps);
+      h_n.push_back(y.slice(0, steps - 1, steps).reshape({batch, hs}));
+      c_n.push_back(y.slice(0, steps, steps + 1).reshape({batch, hs}));
+      if (l + 1 < num_layers) {
+        if (o.training && o.dropout > 0.0) out = functional::dropout(out, o.dropout, true);
+        rows = out.reshape({steps * batch, hs});
+      } else {
+        r.output = batch_first ? out.transpose(0, 1).contiguous() : out;
+      }
+    }
+  }
+  for (int64_t l = 0; l < (kind == Kind::LSTM ? 0 : num_layers); ++l) {
     const RecurrentWeights& w = layers[l];
     std::vector<Tensor> xs = project_steps(l == 0 ? seq : Tensor(), std::move(below), w.weight_ih,
                                            input_bias(w, kind), steps, batch);
@@ -290,11 +309,7 @@ LayersResult run_layers(const std::string& who, Kind kind, const Tensor& input, 
         case Kind::RNNTanh:
         case Kind::RNNReLU: h = rnn_step(xs[t], h, w_hh_t, kind); break;
         case Kind::GRU: h = gru_step(xs[t], h, w_hh_t, w.bias_hh, hs); break;
-        case Kind::LSTM: {
-          LSTMState s = lstm_step(xs[t], h, c, w_hh_t, hs);
-          h = s.h, c = s.c;
-          break;
-        }
+        case Kind::LSTM: break;  // run above, as one op
       }
       outs.push_back(h);
     }

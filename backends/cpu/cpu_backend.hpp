@@ -32,6 +32,14 @@ class CpuBackend final : public detail::Backend {
                     const detail::View& index) override;
   void index_add(const detail::View& out, int dim, const detail::View& index,
                  const detail::View& src) override;
+  void lstm_forward(const detail::View& y, const detail::View& gates, const detail::View& cell,
+                    const detail::View& tanh_cell, const detail::View& xg, const detail::View& bias,
+                    const detail::View& h0, const detail::View& c0, const detail::View& w_hh) override;
+  void lstm_backward(const detail::View& dxg, const detail::View& dbias, const detail::View& dh0,
+                     const detail::View& dc0, const detail::View& dw_hh, const detail::View& dy,
+                     const detail::View& y, const detail::View& gates, const detail::View& cell,
+                     const detail::View& tanh_cell, const detail::View& h0, const detail::View& c0,
+                     const detail::View& w_hh) override;
   void im2col(const detail::View& out, const detail::View& x, const detail::Window2d& w,
               double extra_value) override;
   void col2im(const detail::View& out, const detail::View& cols, const detail::Window2d& w) override;
