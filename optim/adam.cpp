@@ -5,6 +5,7 @@
 
 #include "../autograd/tape.hpp"
 #include "../tensor/ops.hpp"
+#include "detail/adam_update.hpp"
 #include "detail/check.hpp"
 
 namespace tapeflow::optim {
@@ -63,19 +64,33 @@ void Adam::step() {
       if (!exp_avg.defined()) exp_avg = zeros_like(p);
       if (!exp_avg_sq.defined()) exp_avg_sq = zeros_like(p);
       const double t = advance_step(i);
+      const double bias_correction1 = 1.0 - std::pow(beta1, t);
+      const double bias_correction2_sqrt = std::sqrt(1.0 - std::pow(beta2, t));
+      Tensor max_sq;
+      if (o.amsgrad) {
+        Tensor& m = st["max_exp_avg_sq"];
+        if (!m.defined()) m = zeros_like(p);
+        max_sq = m;
+      }
+      const bool decay = o.weight_decay != 0;
+      const detail::AdamScalars scalars{.beta1 = beta1,
+                                        .beta2 = beta2,
+                                        .eps = o.eps,
+                                        .weight_decay = decay && !decoupled_ ? o.weight_decay : 0.0,
+                                        .decay_factor = decay && decoupled_ ? 1.0 - rate * o.weight_decay : 1.0,
+                                        .bias_correction2_sqrt = bias_correction2_sqrt,
+                                        .step_size = rate / bias_correction1};
+      if (detail::fused_adam_update(p, g, exp_avg, exp_avg_sq, max_sq, scalars)) continue;
 
+      // The same update in tensor ops, for parameters the fused loop does not take.
       if (o.weight_decay != 0) {
         if (decoupled_) p.mul_(1.0 - rate * o.weight_decay);
         else g = g + p * o.weight_decay;
       }
       exp_avg.mul_(beta1).add_(g * (1.0 - beta1));
       exp_avg_sq.mul_(beta2).add_(g * g * (1.0 - beta2));
-      const double bias_correction1 = 1.0 - std::pow(beta1, t);
-      const double bias_correction2_sqrt = std::sqrt(1.0 - std::pow(beta2, t));
       Tensor second = exp_avg_sq;
       if (o.amsgrad) {
-        Tensor& max_sq = st["max_exp_avg_sq"];
-        if (!max_sq.defined()) max_sq = zeros_like(p);
         max_sq.copy_(maximum(max_sq, exp_avg_sq));
         second = max_sq;
       }

@@ -2,6 +2,7 @@
 // optim:: optimizers against plain-double references of PyTorch's documented update rules,
 // parameter groups, state_dict round trips, the TensorFlow vocabulary and gradient clipping.
 #include <tapeflow/tapeflow.hpp>
+#include <tapeflow/testing.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -826,4 +827,41 @@ TEST_CASE("optim: operator<< prints PyTorch's repr, each group's options in stru
   CHECK(text(optim::GradientDescentOptimizer({a}, 0.5)) ==
         "GradientDescentOptimizer (\nParameter Group 0\n    lr: 0.5\n    momentum: 0\n    dampening: 0\n"
         "    weight_decay: 0\n    nesterov: false\n)");
+}
+
+// Adam and AdamW update a contiguous CPU parameter in one fused loop (optim/detail/adam_update)
+// and anything else through tensor ops; the two must agree bit for bit, or a parameter's
+// trajectory would depend on its memory layout.
+TEST_CASE("optim: Adam's fused update gives the tensor-op update's exact bits", "[optim]") {
+  for (const bool amsgrad : {false, true}) {
+    for (const double wd : {0.0, 0.1}) {
+      for (const bool decoupled : {false, true}) {
+        INFO((decoupled ? "AdamW" : "Adam") << " amsgrad " << amsgrad << " weight_decay " << wd);
+        manual_seed(11);
+        const Tensor start = randn({5, 3});
+        Tensor fused = start.clone().requires_grad_();
+        // The same values stored column by column: not contiguous, so the tensor-op path.
+        Tensor strided = start.t().contiguous().t().requires_grad_();
+        REQUIRE(!strided.is_contiguous());
+        std::unique_ptr<optim::Optimizer> a, b;
+        if (decoupled) {
+          const optim::AdamWOptions o{.lr = 0.05, .weight_decay = wd, .amsgrad = amsgrad};
+          a = std::make_unique<optim::AdamW>(std::vector<Tensor>{fused}, o);
+          b = std::make_unique<optim::AdamW>(std::vector<Tensor>{strided}, o);
+        } else {
+          const optim::AdamOptions o{.lr = 0.05, .weight_decay = wd, .amsgrad = amsgrad};
+          a = std::make_unique<optim::Adam>(std::vector<Tensor>{fused}, o);
+          b = std::make_unique<optim::Adam>(std::vector<Tensor>{strided}, o);
+        }
+        const Tensor target = randn({5, 3});
+        for (int step = 0; step < 5; ++step) {
+          // A loss whose gradient changes size from step to step.
+          a->minimize([&] { return sum(tanh(fused * 3.0) * target); });
+          b->minimize([&] { return sum(tanh(strided * 3.0) * target); });
+        }
+        CHECK(!testing::allclose(fused, start, 0.0, 0.0));  // it moved
+        CHECK(testing::allclose(fused, strided, 0.0, 0.0));  // to the same bits
+      }
+    }
+  }
 }
