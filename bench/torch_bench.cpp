@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+// LibTorch's side of the side-by-side benchmarks: tapeflow_bench.cpp's workloads, name for name,
+// written as LibTorch's documentation writes them. Built only where Debian's libtorch-dev is.
+#include <torch/torch.h>
+
+#include "bench_main.hpp"
+
+namespace {
+
+void tiny_add_recorded(benchmark::State& state) {
+  torch::Tensor a = torch::randn({4}).requires_grad_(), b = torch::randn({4});
+  for (auto _ : state) benchmark::DoNotOptimize(a + b);
+}
+void tiny_add_no_grad(benchmark::State& state) {
+  torch::Tensor a = torch::randn({4}).requires_grad_(), b = torch::randn({4});
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) benchmark::DoNotOptimize(a + b);
+}
+void tiny_add_plain(benchmark::State& state) {
+  torch::Tensor a = torch::randn({4}), b = torch::randn({4});
+  for (auto _ : state) benchmark::DoNotOptimize(a + b);
+}
+void chain10_fwd_bwd(benchmark::State& state) {
+  torch::Tensor x = torch::randn({4}).requires_grad_(), w = torch::randn({4});
+  for (auto _ : state) {
+    torch::Tensor y = x * w;
+    y = y + w;
+    y = torch::tanh(y);
+    y = y * x;
+    y = y - w;
+    y = torch::sigmoid(y);
+    y = y * w;
+    y = y + x;
+    y = torch::exp(y);
+    y = y * w;
+    y.sum().backward();
+  }
+}
+
+void sgemm(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  torch::Tensor a = torch::randn({n, n}), b = torch::randn({n, n});
+  for (auto _ : state) benchmark::DoNotOptimize(torch::matmul(a, b));
+}
+
+torch::nn::Sequential mlp() {
+  return torch::nn::Sequential(torch::nn::Linear(784, 256), torch::nn::ReLU(), torch::nn::Linear(256, 256),
+                               torch::nn::ReLU(), torch::nn::Linear(256, 10));
+}
+
+void mlp_loop(int steps, int64_t batch, benchmark::State* state) {
+  torch::manual_seed(0);
+  torch::nn::Sequential model = mlp();
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.1));
+  const torch::Tensor x = torch::randn({batch, 784}), labels = torch::randint(0, 10, {batch});
+  auto step = [&] {
+    optimizer.zero_grad();
+    torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), labels);
+    loss.backward();
+    optimizer.step();
+  };
+  if (state) {
+    for (auto _ : *state) step();
+  } else {
+    for (int i = 0; i < steps; ++i) step();
+  }
+}
+void mlp_step(benchmark::State& state) { mlp_loop(0, state.range(0), &state); }
+
+void cnn_step(benchmark::State& state) {
+  torch::manual_seed(0);
+  namespace nn = torch::nn;
+  nn::Sequential model(nn::Conv2d(nn::Conv2dOptions(1, 32, 3)), nn::ReLU(), nn::MaxPool2d(2),
+                       nn::Conv2d(nn::Conv2dOptions(32, 64, 3)), nn::ReLU(), nn::MaxPool2d(2), nn::Flatten(),
+                       nn::Linear(1600, 128), nn::ReLU(), nn::Linear(128, 10));
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.01));
+  const int64_t batch = state.range(0);
+  const torch::Tensor x = torch::randn({batch, 1, 28, 28}), labels = torch::randint(0, 10, {batch});
+  for (auto _ : state) {
+    optimizer.zero_grad();
+    torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), labels);
+    loss.backward();
+    optimizer.step();
+  }
+}
+
+void lstm_step(benchmark::State& state) {
+  torch::manual_seed(0);
+  torch::nn::LSTM model(torch::nn::LSTMOptions(64, 256));
+  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(1e-3));
+  const torch::Tensor x = torch::randn({64, 32, 64}), target = torch::randn({64, 32, 256});
+  for (auto _ : state) {
+    optimizer.zero_grad();
+    torch::Tensor loss = torch::mse_loss(std::get<0>(model->forward(x)), target);
+    loss.backward();
+    optimizer.step();
+  }
+}
+
+}  // namespace
+
+BENCHMARK(tiny_add_recorded)->Name("tiny_add/recorded");
+BENCHMARK(tiny_add_no_grad)->Name("tiny_add/no_grad");
+BENCHMARK(tiny_add_plain)->Name("tiny_add/plain");
+BENCHMARK(chain10_fwd_bwd)->Name("chain10/fwd_bwd");
+BENCHMARK(sgemm)->Arg(256)->Arg(512)->Arg(1024)->Arg(2048)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(mlp_step)->Arg(64)->Arg(256)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(cnn_step)->Arg(64)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(lstm_step)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+int main(int argc, char** argv) {
+  return bench::main(argc, argv, {.set_threads = [](int n) { torch::set_num_threads(n); },
+                                  .mlp_loop = [](int steps) { mlp_loop(steps, 64, nullptr); }});
+}
