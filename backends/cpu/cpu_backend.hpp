@@ -51,5 +51,11 @@ class CpuBackend final : public detail::Backend {
 
 CpuBackend& cpu_backend();
 
+/// Frees the large buffers the allocator keeps for reuse (allocator.cpp); it also does so
+/// itself before reporting that memory ran out.
+void release_cached_memory();
+/// Bytes the allocator keeps idle for reuse.
+std::size_t cached_memory_bytes();
+
 
 }  // namespace tapeflow::cpu

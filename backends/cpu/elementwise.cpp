@@ -4,7 +4,6 @@
 #include <cstring>
 #include <functional>
 #include <limits>
-#include <new>
 
 #include "cpu_backend.hpp"
 #include "dispatch.hpp"
@@ -153,20 +152,6 @@ void binary_typed(BinaryKind kind, const View& out, const View& a, const View& b
 
 }  // namespace
 
-void* CpuBackend::allocate(std::size_t nbytes) {
-  // Small buffers take malloc's 16-byte alignment: glibc's memalign path costs more than a
-  // whole tiny op. Large ones get 64 bytes, for aligned vector loads and whole cache lines.
-  if (nbytes <= 256) {
-    void* p = std::malloc(std::max<std::size_t>(nbytes, 1));
-    if (!p) throw std::bad_alloc();
-    return p;
-  }
-  std::size_t rounded = (std::max<std::size_t>(nbytes, 1) + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (!p) throw std::bad_alloc();
-  return p;
-}
-void CpuBackend::deallocate(void* ptr, std::size_t) { std::free(ptr); }
 void CpuBackend::copy_from_host(void* dst, const void* src, std::size_t n) {
   if (n) std::memcpy(dst, src, n);
 }

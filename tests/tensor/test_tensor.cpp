@@ -1077,3 +1077,27 @@ TEST_CASE("tensor: int64 overflow wraps and float-to-int64 conversion saturates"
   CHECK((two + 0x1p62).dtype() == Int64);
   CHECK((two + 0x1p62).item<int64_t>() == (int64_t{1} << 62) + 2);
 }
+
+// The CPU backend keeps large freed buffers and hands them out again for the same size
+// (backends/cpu/allocator.cpp): a training step then stops paying page faults for fresh memory.
+// A reused buffer must behave like a fresh one: factories overwrite it completely.
+TEST_CASE("tensor: a large CPU buffer, once freed, is reused for the next tensor of its size") {
+  if (tapeflow::test::kAddressSanitizer) {
+    WARN("skipped: under AddressSanitizer nothing is cached, so that a use after free shows");
+    return;
+  }
+  const int64_t n = int64_t{1} << 18;  // 1 MiB of float32
+  const void* first = nullptr;
+  {
+    Tensor a = full({n}, 7.0);
+    first = a.data_ptr<float>();
+  }
+  Tensor b = zeros({n});
+  CHECK(static_cast<const void*>(b.data_ptr<float>()) == first);
+  CHECK(b.sum().item<double>() == 0.0);  // none of the 7s left behind
+  Tensor c = ones({n / 2, 2});            // the same bytes in another shape: same size class
+  CHECK(c.sum().item<double>() == static_cast<double>(n));
+  // While b lives, its buffer is not handed out twice.
+  Tensor d = empty({n});
+  CHECK(static_cast<const void*>(d.data_ptr<float>()) != static_cast<const void*>(b.data_ptr<float>()));
+}
