@@ -3,7 +3,10 @@
 // and the per-plane gather / scatter-add that route pooling's gradients. Each splits its work
 // over [H, W] planes (or im2col's (c, n) blocks), so no two threads ever write one element.
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "cpu_backend.hpp"
 #include "dispatch.hpp"
@@ -86,13 +89,33 @@ void col2im_typed(const View& out, const View& cols, const Window2d& w) {
           valid_range(off_h, w.sh, h, w.oh, h0, h1);
           valid_range(off_w, w.sw, wd, w.ow, w0, w1);
           for (int64_t oh = h0; oh < h1; ++oh) {
-            const T* r = row + oh * w.ow;
-            T* d = plane + (oh * w.sh + off_h) * wd + off_w;
-            for (int64_t ow = w0; ow < w1; ++ow) d[ow * w.sw] += r[ow];
+            const T* __restrict r = row + oh * w.ow;
+            T* __restrict d = plane + (oh * w.sh + off_h) * wd + off_w;
+            if (w.sw == 1)  // the common case, a contiguous run the compiler vectorizes
+              for (int64_t ow = w0; ow < w1; ++ow) d[ow] += r[ow];
+            else
+              for (int64_t ow = w0; ow < w1; ++ow) d[ow * w.sw] += r[ow];
           }
         }
     }
   });
+}
+
+/// c ? a : b by masking bits. GCC turns a plain `x = c ? v : x` into a conditional store, a
+/// branch that mispredicts about half the time when c depends on the data (a max pool's
+/// winner): that branch was a sixth of a CNN training step.
+template <typename T>
+T select_bits(bool c, T a, T b) {
+  using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  const U mask = U(0) - static_cast<U>(c);
+  return std::bit_cast<T>(static_cast<U>((std::bit_cast<U>(a) & mask) | (std::bit_cast<U>(b) & ~mask)));
+}
+
+/// Output columns [lo, hi) whose windows lie inside the input's width (no padding tap).
+void interior_columns(const Window2d& w, int64_t width, int64_t& lo, int64_t& hi) {
+  lo = std::min((w.pw + w.sw - 1) / w.sw, w.ow);
+  const int64_t last = width - 1 + w.pw - (w.kw - 1) * w.dw;  // ow·sw may reach this
+  hi = last < 0 ? lo : std::clamp(last / w.sw + 1, lo, w.ow);
 }
 
 template <typename T>
@@ -102,53 +125,70 @@ void max_pool_typed(const View& out, const View& argmax, const View& x, const Wi
   const T* src = static_cast<const T*>(x.data);
   T* dst = static_cast<T*>(out.data);
   int64_t* arg = static_cast<int64_t*>(argmax.data);
+  int64_t c0, c1;
+  interior_columns(w, wd, c0, c1);
+  // Taps in row-major order; a later tap takes over only when strictly larger, so ties keep the
+  // first, and a NaN always takes over, so a window holding one gives NaN: PyTorch's rules.
   parallel_for(planes, grain_for(m * w.kh * w.kw), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const T* plane = src + p * h * wd;
       for (int64_t oh = 0; oh < w.oh; ++oh) {
         const int64_t ih0 = oh * w.sh - w.ph;
-        const bool rows_inside = ih0 >= 0 && ih0 + (w.kh - 1) * w.dh < h;
-        for (int64_t ow = 0; ow < w.ow; ++ow) {
+        T* best = dst + p * m + oh * w.ow;
+        int64_t* best_at = arg + p * m + oh * w.ow;
+        // Border window: padding taps are -inf and never win, so they are skipped (every window
+        // holds a real element, since padding is at most half the kernel).
+        auto border = [&](int64_t ow) {
           const int64_t iw0 = ow * w.sw - w.pw;
-          // Taps in row-major order; a later tap takes over only when strictly larger, so ties
-          // keep the first, and a NaN always takes over, so a window holding one gives NaN:
-          // PyTorch's rules for both.
-          int64_t best_at = -1;
-          T best = T(0);
-          if (rows_inside && iw0 >= 0 && iw0 + (w.kw - 1) * w.dw < wd) {
-            // Interior window: no bounds tests, and selects rather than branches (the winner is
-            // data-dependent, so a branch mispredicts about half the time).
-            best_at = ih0 * wd + iw0;
-            best = plane[best_at];
-            for (int64_t i = 0; i < w.kh; ++i)
-              for (int64_t j = 0; j < w.kw; ++j) {
-                const int64_t at = (ih0 + i * w.dh) * wd + iw0 + j * w.dw;
-                const T v = plane[at];
-                const bool take = v > best || v != v;
-                best = take ? v : best;
-                best_at = take ? at : best_at;
-              }
-          } else {
-            // Border window: padding taps are -inf and never win, so they are skipped (every
-            // window holds a real element, since padding is at most half the kernel).
-            for (int64_t i = 0; i < w.kh; ++i) {
-              const int64_t ih = ih0 + i * w.dh;
-              if (ih < 0 || ih >= h) continue;
-              for (int64_t j = 0; j < w.kw; ++j) {
-                const int64_t iw = iw0 + j * w.dw;
-                if (iw < 0 || iw >= wd) continue;
-                const int64_t at = ih * wd + iw;
-                if (best_at < 0 || plane[at] > best || plane[at] != plane[at]) {
-                  best = plane[at];
-                  best_at = at;
-                }
+          int64_t at_best = -1;
+          T b = T(0);
+          for (int64_t i = 0; i < w.kh; ++i) {
+            const int64_t ih = ih0 + i * w.dh;
+            if (ih < 0 || ih >= h) continue;
+            for (int64_t j = 0; j < w.kw; ++j) {
+              const int64_t iw = iw0 + j * w.dw;
+              if (iw < 0 || iw >= wd) continue;
+              const int64_t at = ih * wd + iw;
+              if (at_best < 0 || plane[at] > b || plane[at] != plane[at]) {
+                b = plane[at];
+                at_best = at;
               }
             }
           }
-          const int64_t o = p * m + oh * w.ow + ow;
-          dst[o] = best;
-          arg[o] = best_at;
+          best[ow] = b;
+          best_at[ow] = at_best;
+        };
+        const bool rows_inside = ih0 >= 0 && ih0 + (w.kh - 1) * w.dh < h;
+        if (!rows_inside) {
+          for (int64_t ow = 0; ow < w.ow; ++ow) border(ow);
+          continue;
         }
+        for (int64_t ow = 0; ow < c0; ++ow) border(ow);
+        for (int64_t ow = c1; ow < w.ow; ++ow) border(ow);
+        // Interior windows, a tap at a time across the whole row of windows: the windows are
+        // independent, so this loop has no dependency chain from tap to tap (one window's taps
+        // in turn did), and without a branch on the winner (select_bits).
+        const int64_t sw = w.sw;  // locals, not reloaded after every store through best
+        T* __restrict bv = best;
+        int64_t* __restrict ba = best_at;
+        for (int64_t i = 0; i < w.kh; ++i)
+          for (int64_t j = 0; j < w.kw; ++j) {
+            const int64_t base = (ih0 + i * w.dh) * wd - w.pw + j * w.dw;  // + ow·sw: the tap
+            const T* __restrict row = plane + base;
+            if (i == 0 && j == 0) {
+              for (int64_t ow = c0; ow < c1; ++ow) {
+                bv[ow] = row[ow * sw];
+                ba[ow] = base + ow * sw;
+              }
+              continue;
+            }
+            for (int64_t ow = c0; ow < c1; ++ow) {
+              const T v = row[ow * sw];
+              const bool take = (v > bv[ow]) | (v != v);
+              bv[ow] = select_bits(take, v, bv[ow]);
+              ba[ow] = select_bits(take, base + ow * sw, ba[ow]);
+            }
+          }
       }
     }
   });
