@@ -4,6 +4,7 @@
 #include "../autograd/tape.hpp"
 #include "../tensor/ops.hpp"
 #include "detail/check.hpp"
+#include "detail/sgd_update.hpp"
 
 namespace tapeflow::optim {
 
@@ -57,6 +58,19 @@ void SGD::step() {
       Tensor& p = parameters_[i];
       Tensor d = p.grad();
       if (!d.defined()) continue;
+      const detail::SGDScalars scalars{rate, o.momentum, o.dampening, o.weight_decay, o.nesterov};
+      if (o.momentum == 0) {
+        if (detail::fused_sgd_update(p, d, Tensor(), false, scalars)) continue;
+      } else {
+        Tensor& buf = state(i)["momentum_buffer"];
+        const bool first = !buf.defined();
+        Tensor fresh = first ? empty_like(p) : buf;
+        if (detail::fused_sgd_update(p, d, fresh, first, scalars)) {
+          buf = fresh;
+          continue;
+        }
+      }
+      // The same update in tensor ops, for parameters the fused loop does not take.
       if (o.weight_decay != 0) d = d + p * o.weight_decay;
       if (o.momentum != 0) {
         Tensor& buf = state(i)["momentum_buffer"];

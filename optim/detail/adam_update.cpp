@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include "../../tensor/detail/tensor_impl.hpp"
+#include "fusable.hpp"
 
 namespace tapeflow::optim::detail {
 
@@ -39,31 +39,16 @@ void update(const Tensor& p_t, const Tensor& g_t, const Tensor& m_t, const Tenso
   }
 }
 
-bool fits(const Tensor& t, const Tensor& p) {
-  return t.defined() && t.device() == p.device() && t.dtype() == p.dtype() && t.shape() == p.shape() &&
-         t.is_contiguous();
-}
-
 }  // namespace
 
 bool fused_adam_update(const Tensor& p, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
                        const Tensor& max_exp_avg_sq, const AdamScalars& s) {
-  if (!p.device().is_cpu() || !(p.dtype() == DType::Float32 || p.dtype() == DType::Float64)) return false;
-  if (!fits(p, p) || !fits(grad, p) || !fits(exp_avg, p) || !fits(exp_avg_sq, p)) return false;
-  if (max_exp_avg_sq.defined() && !fits(max_exp_avg_sq, p)) return false;
-  // Distinct buffers only: the loop reads each element once, so an alias would change results.
-  const void* bufs[] = {p.impl()->storage.get(), grad.impl()->storage.get(), exp_avg.impl()->storage.get(),
-                        exp_avg_sq.impl()->storage.get(),
-                        max_exp_avg_sq.defined() ? max_exp_avg_sq.impl()->storage.get() : nullptr};
-  for (int a = 0; a < 5; ++a)
-    for (int b = a + 1; b < 5; ++b)
-      if (bufs[a] && bufs[a] == bufs[b]) return false;
+  if (!grad.defined() || !exp_avg.defined() || !exp_avg_sq.defined() ||
+      !fusable(p, {&grad, &exp_avg, &exp_avg_sq, &max_exp_avg_sq}))
+    return false;
   if (p.dtype() == DType::Float32) update<float>(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, s);
   else update<double>(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, s);
-  // Writes through data pointers bypass the version counter: bump it as the in-place ops would,
-  // so a tape entry that saved one of these tensors still notices.
-  for (const Tensor* t : {&p, &exp_avg, &exp_avg_sq, &max_exp_avg_sq})
-    if (t->defined()) ++t->impl()->storage->version;
+  bump_versions({&p, &exp_avg, &exp_avg_sq, &max_exp_avg_sq});
   return true;
 }
 
