@@ -3,8 +3,8 @@
 """Runs tapeflow_bench and torch_bench alternately and prints one table of medians and ratios.
 
 Called by bench/run.sh (which builds both); see bench/README.md. For each thread count it runs
-ROUNDS rounds of: tapeflow, then LibTorch in each of its configurations, each a fresh process
-running every workload REPS times. A workload's figure is the median of all its repetitions
+ROUNDS rounds; a round goes through the workload families (GROUPS) and runs each as a fresh
+process of tapeflow, then of LibTorch in each of its configurations, every workload REPS times. A workload's figure is the median of all its repetitions
 over all rounds; LibTorch's is the median of its best configuration for that workload
 (OMP_WAIT_POLICY=passive, and at more than one thread also OpenMP's default), so tapeflow is
 compared against LibTorch at its best, never at its worst.
@@ -12,6 +12,7 @@ compared against LibTorch at its best, never at its worst.
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -27,6 +28,8 @@ TARGETS = {
     "lstm_step": (0.75, "≤ 0.75×"),
 }
 PER_OP = {"chain10/fwd_bwd": 10}
+# Workload families, each run as one process of either program (Google Benchmark filters).
+GROUPS = ["^tiny_add/", "^chain10/", "^(sgemm|cblas_sgemm)/", "^mlp_step/", "^cnn_step/", "^lstm_step"]
 SGEMM_FLOOR = 0.95  # tapeflow's sgemm throughput against OpenBLAS called directly
 
 
@@ -35,18 +38,21 @@ def run_json(cmd, env):
     return json.loads(out)
 
 
-def bench_times(exe, threads, env_extra, args):
-    """{name: [seconds per iteration, one per repetition]} from one process run."""
+def bench_times(exe, threads, env_extra, args, group):
+    """{name: [seconds per iteration, one per repetition]} from one process run of the
+    workloads in `group` that --filter also selects."""
     env = dict(os.environ, **env_extra)
     cmd = [exe, f"--threads={threads}", "--benchmark_format=json",
            f"--benchmark_repetitions={args.reps}", f"--benchmark_min_time={args.min_time}",
-           "--benchmark_report_aggregates_only=false", f"--benchmark_filter={args.filter}"]
+           "--benchmark_report_aggregates_only=false", f"--benchmark_filter={group}"]
     scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
     times = {}
     for b in run_json(cmd, env)["benchmarks"]:
         if b.get("run_type") != "iteration":
             continue
         name = b["run_name"].removesuffix("/real_time")
+        if not re.search(args.filter, name):
+            continue
         times.setdefault(name, []).append(b["real_time"] * scale[b["time_unit"]] / PER_OP.get(name, 1))
     return times
 
@@ -95,12 +101,15 @@ def main():
         ours_t, theirs_t = {}, {c: {} for c in configs}
         for r in range(args.rounds):
             print(f"compare: {threads} thread(s), round {r + 1}/{args.rounds}", file=sys.stderr, flush=True)
-            for name, ts in bench_times(ours, threads, {}, args).items():
-                ours_t.setdefault(name, []).extend(ts)
-            if have_torch:
-                for c, env in configs.items():
-                    for name, ts in bench_times(theirs, threads, env, args).items():
-                        theirs_t[c].setdefault(name, []).extend(ts)
+            # One workload family at a time, tapeflow then LibTorch, so that the two figures of a
+            # workload are taken seconds apart: this machine's speed drifts over minutes.
+            for group in GROUPS:
+                for name, ts in bench_times(ours, threads, {}, args, group).items():
+                    ours_t.setdefault(name, []).extend(ts)
+                if have_torch:
+                    for c, env in configs.items():
+                        for name, ts in bench_times(theirs, threads, env, args, group).items():
+                            theirs_t[c].setdefault(name, []).extend(ts)
         for name in ours_t:
             if name.startswith("cblas_sgemm"):
                 continue
