@@ -103,11 +103,14 @@ class Backend {
   /// taken from (an extra last row of cols is ignored).
   virtual void col2im(const View& out, const View& cols, const Window2d& w) = 0;
   /// Max pooling of contiguous x [N, C, H, W] (padding taps skipped): out [N, C, OH, OW] and
-  /// argmax (Int64, same shape): position in its [H, W] plane of each window's first maximum.
+  /// argmax (Int64, same shape): position in its [H, W] plane of each window's first maximum; a
+  /// (dilated) window of padding only gives -inf and argmax -1.
   virtual void max_pool2d(const View& out, const View& argmax, const View& x, const Window2d& w) = 0;
-  /// out [N, C, K...] = each [H, W] plane of x gathered at index (Int64, out's shape).
+  /// out [N, C, K...] = each [H, W] plane of x gathered at index (Int64, out's shape); 0 where
+  /// the index is -1.
   virtual void plane_gather(const View& out, const View& x, const View& index) = 0;
-  /// out [N, C, H, W] = zeros with src [N, C, K...] added at index per plane: plane_gather's adjoint.
+  /// out [N, C, H, W] = zeros with src [N, C, K...] added at index per plane (index -1: not
+  /// added): plane_gather's adjoint.
   virtual void plane_scatter_add(const View& out, const View& index, const View& src) = 0;
 };
 

@@ -28,7 +28,8 @@ void check_input(const char* op, const Tensor& x) {
 }
 
 /// Validates a pooling geometry and returns the output size {OH, OW}. Padding is limited to
-/// half the kernel, as in PyTorch: every window then holds at least one real element.
+/// half the kernel, as in PyTorch: without dilation every window then holds a real element (a
+/// dilated window may hold padding only; max_pool2d gives -inf there, as PyTorch does).
 Size2 pool_output(const char* op, const Shape& x, Size2 kernel, Size2 stride, Size2 padding, Size2 dilation) {
   const std::string name(op);
   if (kernel.h <= 0 || kernel.w <= 0) throw ValueError(name + ": kernel size must be positive, got " + size2_str(kernel));

@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include "cpu_backend.hpp"
@@ -22,8 +23,10 @@ namespace {
 /// Outputs [lo, hi) along one axis whose tap at offset `off` (= tap·dilation − padding) lands
 /// inside [0, size): off + o·stride in range. Outside it the tap reads padding.
 void valid_range(int64_t off, int64_t stride, int64_t size, int64_t out, int64_t& lo, int64_t& hi) {
-  lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
-  hi = size - off <= 0 ? 0 : (size - off + stride - 1) / stride;
+  // Ceiling divisions written so that a huge stride cannot overflow (found by fuzz_ops).
+  auto ceil_div = [](int64_t a, int64_t b) { return a / b + (a % b != 0); };
+  lo = off >= 0 ? 0 : ceil_div(-off, stride);
+  hi = size - off <= 0 ? 0 : ceil_div(size - off, stride);
   lo = std::min(lo, out);
   hi = std::clamp(hi, lo, out);
 }
@@ -52,12 +55,16 @@ void im2col_typed(const View& out, const View& x, const Window2d& w, double extr
           std::fill(row, row + h0 * w.ow, T(0));
           for (int64_t oh = h0; oh < h1; ++oh) {
             T* r = row + oh * w.ow;
-            const T* s = plane + (oh * w.sh + off_h) * wd + off_w;
             std::fill(r, r + w0, T(0));
-            if (w.sw == 1)
-              std::memcpy(r + w0, s + w0, static_cast<std::size_t>(w1 - w0) * sizeof(T));
-            else
-              for (int64_t ow = w0; ow < w1; ++ow) r[ow] = s[ow * w.sw];
+            if (w0 < w1) {
+              // From the first column in range: off_w alone can point far outside the plane,
+              // and forming such a pointer is undefined even unread (found by fuzz_ops).
+              const T* s = plane + (oh * w.sh + off_h) * wd + (w0 * w.sw + off_w);
+              if (w.sw == 1)
+                std::memcpy(r + w0, s, static_cast<std::size_t>(w1 - w0) * sizeof(T));
+              else
+                for (int64_t ow = w0; ow < w1; ++ow) r[ow] = s[(ow - w0) * w.sw];
+            }
             std::fill(r + w1, r + w.ow, T(0));
           }
           std::fill(row + h1 * w.ow, row + m, T(0));
@@ -88,13 +95,15 @@ void col2im_typed(const View& out, const View& cols, const Window2d& w) {
           int64_t h0, h1, w0, w1;
           valid_range(off_h, w.sh, h, w.oh, h0, h1);
           valid_range(off_w, w.sw, wd, w.ow, w0, w1);
-          for (int64_t oh = h0; oh < h1; ++oh) {
-            const T* __restrict r = row + oh * w.ow;
-            T* __restrict d = plane + (oh * w.sh + off_h) * wd + off_w;
+          for (int64_t oh = h0; oh < h1 && w0 < w1; ++oh) {
+            const T* __restrict r = row + oh * w.ow + w0;
+            // From the first column in range, as in im2col: off_w alone may point outside.
+            T* __restrict d = plane + (oh * w.sh + off_h) * wd + (w0 * w.sw + off_w);
+            const int64_t len = w1 - w0;
             if (w.sw == 1)  // the common case, a contiguous run the compiler vectorizes
-              for (int64_t ow = w0; ow < w1; ++ow) d[ow] += r[ow];
+              for (int64_t k = 0; k < len; ++k) d[k] += r[k];
             else
-              for (int64_t ow = w0; ow < w1; ++ow) d[ow * w.sw] += r[ow];
+              for (int64_t k = 0; k < len; ++k) d[k * w.sw] += r[k];
           }
         }
     }
@@ -113,7 +122,7 @@ T select_bits(bool c, T a, T b) {
 
 /// Output columns [lo, hi) whose windows lie inside the input's width (no padding tap).
 void interior_columns(const Window2d& w, int64_t width, int64_t& lo, int64_t& hi) {
-  lo = std::min((w.pw + w.sw - 1) / w.sw, w.ow);
+  lo = std::min(w.pw / w.sw + (w.pw % w.sw != 0), w.ow);  // ceil(pw / sw), for any stride
   const int64_t last = width - 1 + w.pw - (w.kw - 1) * w.dw;  // ow·sw may reach this
   hi = last < 0 ? lo : std::clamp(last / w.sw + 1, lo, w.ow);
 }
@@ -136,12 +145,13 @@ void max_pool_typed(const View& out, const View& argmax, const View& x, const Wi
         const int64_t ih0 = oh * w.sh - w.ph;
         T* best = dst + p * m + oh * w.ow;
         int64_t* best_at = arg + p * m + oh * w.ow;
-        // Border window: padding taps are -inf and never win, so they are skipped (every window
-        // holds a real element, since padding is at most half the kernel).
+        // Border window: padding taps are -inf and never win, so they are skipped. With
+        // dilation a window can hold padding only: it gives -inf, as PyTorch's does, and
+        // argmax -1, which the gradient kernels skip (the output depends on no input).
         auto border = [&](int64_t ow) {
           const int64_t iw0 = ow * w.sw - w.pw;
           int64_t at_best = -1;
-          T b = T(0);
+          T b = -std::numeric_limits<T>::infinity();
           for (int64_t i = 0; i < w.kh; ++i) {
             const int64_t ih = ih0 + i * w.dh;
             if (ih < 0 || ih >= h) continue;
@@ -168,25 +178,28 @@ void max_pool_typed(const View& out, const View& argmax, const View& x, const Wi
         // Interior windows, a tap at a time across the whole row of windows: the windows are
         // independent, so this loop has no dependency chain from tap to tap (one window's taps
         // in turn did), and without a branch on the winner (select_bits).
-        const int64_t sw = w.sw;  // locals, not reloaded after every store through best
-        T* __restrict bv = best;
-        int64_t* __restrict ba = best_at;
+        if (c0 == c1) continue;
+        const int64_t sw = w.sw, len = c1 - c0;  // locals, not reloaded after every store
+        T* __restrict bv = best + c0;
+        int64_t* __restrict ba = best_at + c0;
         for (int64_t i = 0; i < w.kh; ++i)
           for (int64_t j = 0; j < w.kw; ++j) {
-            const int64_t base = (ih0 + i * w.dh) * wd - w.pw + j * w.dw;  // + ow·sw: the tap
-            const T* __restrict row = plane + base;
+            // The tap of window c0 (+ k·sw for window c0 + k): inside the plane, unlike the
+            // tap of window 0, which padding puts before it.
+            const int64_t first = (ih0 + i * w.dh) * wd + c0 * sw - w.pw + j * w.dw;
+            const T* __restrict row = plane + first;
             if (i == 0 && j == 0) {
-              for (int64_t ow = c0; ow < c1; ++ow) {
-                bv[ow] = row[ow * sw];
-                ba[ow] = base + ow * sw;
+              for (int64_t k = 0; k < len; ++k) {
+                bv[k] = row[k * sw];
+                ba[k] = first + k * sw;
               }
               continue;
             }
-            for (int64_t ow = c0; ow < c1; ++ow) {
-              const T v = row[ow * sw];
-              const bool take = (v > bv[ow]) | (v != v);
-              bv[ow] = select_bits(take, v, bv[ow]);
-              ba[ow] = select_bits(take, base + ow * sw, ba[ow]);
+            for (int64_t k = 0; k < len; ++k) {
+              const T v = row[k * sw];
+              const bool take = (v > bv[k]) | (v != v);
+              bv[k] = select_bits(take, v, bv[k]);
+              ba[k] = select_bits(take, first + k * sw, ba[k]);
             }
           }
       }
@@ -218,7 +231,7 @@ void CpuBackend::plane_gather(const View& out, const View& x, const View& index)
     T* dst = static_cast<T*>(out.data);
     parallel_for(planes, grain_for(k), [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p)
-        for (int64_t e = p * k; e < (p + 1) * k; ++e) dst[e] = src[p * hw + idx[e]];
+        for (int64_t e = p * k; e < (p + 1) * k; ++e) dst[e] = idx[e] < 0 ? T(0) : src[p * hw + idx[e]];
     });
   });
 }
@@ -235,7 +248,8 @@ void CpuBackend::plane_scatter_add(const View& out, const View& index, const Vie
     parallel_for(planes, grain_for(hw + k), [&](int64_t p0, int64_t p1) {
       std::fill(dst + p0 * hw, dst + p1 * hw, T(0));
       for (int64_t p = p0; p < p1; ++p)
-        for (int64_t e = p * k; e < (p + 1) * k; ++e) dst[p * hw + idx[e]] += s[e];
+        for (int64_t e = p * k; e < (p + 1) * k; ++e)
+          if (idx[e] >= 0) dst[p * hw + idx[e]] += s[e];  // -1: a window of padding only
     });
   });
 }

@@ -329,6 +329,29 @@ TEST_CASE("nn conv: max_pool2d propagates a NaN from any position of its window"
   }
 }
 
+// Padding is at most half the kernel, but with dilation a window can still hold padding only
+// (found by fuzz_ops: the backward then wrote before its buffer). Such a window is -inf, as in
+// PyTorch, and its gradient reaches no input, to first and second order.
+TEST_CASE("nn conv: max_pool2d of a dilated window of padding only is -inf and has no gradient",
+          "[nn][conv][pooling]") {
+  // One row, kernel 2, padding 1, dilation 2: every window's rows are -1 and 1, both padding.
+  // (Five elements: more than a tensor keeps inline, so a stray write is outside any buffer.)
+  Tensor x = leaf({5, 1, 4, 2, 3}, {1, 1, 1, 5});
+  Tensor y = F::max_pool2d(x, 2, {.stride = 1, .padding = 1, .dilation = 2});
+  REQUIRE(y.shape() == Shape{1, 1, 1, 5});
+  for (double v : y.to_vector<double>()) CHECK(v == -std::numeric_limits<double>::infinity());
+  y.sum().backward();
+  require_values(x.grad(), {0, 0, 0, 0, 0});
+  // A 2x3 input where the first window reaches row 1, column 1 and the others hold padding
+  // only for some taps: gradients go to real elements alone, and the double backward works.
+  Tensor x2 = leaf({1, 2, 3, 4, 5, 6}, {1, 1, 2, 3});
+  Tensor y2 = F::max_pool2d(x2 * x2, 2, {.stride = 1, .padding = 1, .dilation = 2});
+  std::vector<Tensor> g = grad({y2.sum()}, {x2}, {.create_graph = true});
+  CHECK(std::isfinite(g[0].sum().item<double>()));
+  std::vector<Tensor> gg = grad({g[0].sum()}, {x2});
+  CHECK(std::isfinite(gg[0].sum().item<double>()));
+}
+
 TEST_CASE("nn conv: avg_pool2d's gradient spreads evenly over each window", "[nn][conv][pooling]") {
   Tensor x = leaf(std::vector<double>(16, 1.0), {1, 1, 4, 4});
   F::avg_pool2d(x, 2).backward(f64({4, 8, 12, 16}, {1, 1, 2, 2}));
