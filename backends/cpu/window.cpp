@@ -120,11 +120,13 @@ T select_bits(bool c, T a, T b) {
   return std::bit_cast<T>(static_cast<U>((std::bit_cast<U>(a) & mask) | (std::bit_cast<U>(b) & ~mask)));
 }
 
-/// Output columns [lo, hi) whose windows lie inside the input's width (no padding tap).
+/// Output columns [lo, hi) whose windows lie inside the input's width (no padding tap): from
+/// the first column where the first tap is in range to the last where the last tap is.
 void interior_columns(const Window2d& w, int64_t width, int64_t& lo, int64_t& hi) {
-  lo = std::min(w.pw / w.sw + (w.pw % w.sw != 0), w.ow);  // ceil(pw / sw), for any stride
-  const int64_t last = width - 1 + w.pw - (w.kw - 1) * w.dw;  // ow·sw may reach this
-  hi = last < 0 ? lo : std::clamp(last / w.sw + 1, lo, w.ow);
+  int64_t unused;
+  valid_range(-w.pw, w.sw, width, w.ow, lo, unused);
+  valid_range((w.kw - 1) * w.dw - w.pw, w.sw, width, w.ow, unused, hi);
+  hi = std::max(hi, lo);
 }
 
 template <typename T>
