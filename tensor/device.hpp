@@ -29,5 +29,11 @@ std::ostream& operator<<(std::ostream& os, const Device& device);
 bool cuda_is_available();
 /// Number of visible GPUs (0 in a build without CUDA).
 int cuda_device_count();
+/// Waits until every queued GPU kernel and copy has finished (CUDA ops return before their
+/// kernels do; only copies to the host wait). For timing; a no-op without CUDA.
+void cuda_synchronize();
+/// Returns the GPU memory the caching allocator keeps for reuse to the driver (PyTorch's
+/// torch.cuda.empty_cache()); the allocator also does so itself before reporting out of memory.
+void cuda_empty_cache();
 
 }  // namespace tapeflow

@@ -19,11 +19,13 @@ if [[ ! -f "$build/build.ninja" ]]; then
   # -fno-sanitize-recover=all: a UBSan finding fails its test instead of scrolling past.
   # b_lundef=false: an instrumented shared library leaves the ASan runtime's symbols to the
   # executable (clang links the runtime statically into programs only).
+  # -Dcuda=disabled: nvcc's objects would be uninstrumented anyway, and the release stage of
+  # .ci/run already compiles them; this build tests the CPU backend.
   # shellcheck disable=SC2086  # TAPEFLOW_SANITIZER_SETUP is a list of options
   CC=clang-19 CXX=clang++-19 meson setup "$build" "$src" \
     -Dbuildtype=plain -Db_sanitize=address,undefined -Db_lundef=false \
     -Dcpp_args="-O1 -gline-tables-only -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-    -Dcpp_link_args="-fno-sanitize-recover=all" \
+    -Dcpp_link_args="-fno-sanitize-recover=all" -Dcuda=disabled \
     ${TAPEFLOW_SANITIZER_SETUP:-} </dev/null
 fi
 meson compile -C "$build" -j2 </dev/null

@@ -20,7 +20,7 @@ if [[ ! -f $build/build.ninja ]]; then
   # shared library leaves the runtime's symbols to the executable.
   CC=clang-19 CXX=clang++-19 meson setup "$build" "$source_root" -Dbuildtype=plain \
     -Db_sanitize=thread -Db_lundef=false \
-    -Dcpp_args="-O1 -gline-tables-only -fno-omit-frame-pointer" -Dsamples=false </dev/null
+    -Dcpp_args="-O1 -gline-tables-only -fno-omit-frame-pointer" -Dsamples=false -Dcuda=disabled </dev/null
 else
   # meson compile resolves target names from the last configure: regenerate it if a
   # meson.build changed since (a new test file would otherwise be "target not found").

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+// The CUDA backend as the rest of tapeflow sees it: plain C++, no CUDA header, so registry.cpp
+// (compiled by the C++ compiler) can hand it out.
+#pragma once
+#include "../backend.hpp"
+
+namespace tapeflow::cuda {
+
+/// One per GPU. Every call runs on the device's one stream, in order: kernels queue and return,
+/// and only copies to the host (item(), to_vector(), .to(cpu)) wait for the stream. Float32 and
+/// Float64 everywhere, Int64 and Bool where the op takes them, as on the CPU.
+class CudaBackend final : public detail::Backend {
+ public:
+  explicit CudaBackend(int index) : index_(index) {}
+  Device device() const override { return Device::cuda(index_); }
+  int index() const { return index_; }
+
+  void* allocate(std::size_t nbytes) override;
+  void deallocate(void* ptr, std::size_t nbytes) override;
+  void copy_from_host(void* dst, const void* src, std::size_t nbytes) override;
+  void copy_to_host(void* dst, const void* src, std::size_t nbytes) override;
+
+  void unary(detail::UnaryKind kind, const detail::View& out, const detail::View& x) override;
+  void binary(detail::BinaryKind kind, const detail::View& out, const detail::View& a,
+              const detail::View& b) override;
+  void where(const detail::View& out, const detail::View& cond, const detail::View& a,
+             const detail::View& b) override;
+  void copy(const detail::View& out, const detail::View& x) override;
+  void fill(const detail::View& out, double value) override;
+  void reduce(detail::ReduceKind kind, const detail::View& out, const detail::View& x,
+              const bool* reduced) override;
+  void matmul(const detail::View& out, const detail::View& a, const detail::View& b) override;
+  void softmax(detail::SoftmaxKind kind, const detail::View& out, const detail::View& x,
+               int dim) override;
+  void cross_entropy(const detail::View& out, const detail::View& logits,
+                     const detail::View& targets) override;
+  void index_select(const detail::View& out, const detail::View& x, int dim,
+                    const detail::View& index) override;
+  void index_add(const detail::View& out, int dim, const detail::View& index,
+                 const detail::View& src) override;
+  void lstm_forward(const detail::View& y, const detail::View& gates, const detail::View& cell,
+                    const detail::View& tanh_cell, const detail::View& xg, const detail::View& bias,
+                    const detail::View& h0, const detail::View& c0, const detail::View& w_hh) override;
+  void lstm_backward(const detail::View& dxg, const detail::View& dbias, const detail::View& dh0,
+                     const detail::View& dc0, const detail::View& dw_hh, const detail::View& dy,
+                     const detail::View& y, const detail::View& gates, const detail::View& cell,
+                     const detail::View& tanh_cell, const detail::View& h0, const detail::View& c0,
+                     const detail::View& w_hh) override;
+  void im2col(const detail::View& out, const detail::View& x, const detail::Window2d& w,
+              double extra_value) override;
+  void col2im(const detail::View& out, const detail::View& cols, const detail::Window2d& w) override;
+  void max_pool2d(const detail::View& out, const detail::View& argmax, const detail::View& x,
+                  const detail::Window2d& w) override;
+  void plane_gather(const detail::View& out, const detail::View& x, const detail::View& index) override;
+  void plane_scatter_add(const detail::View& out, const detail::View& index, const detail::View& src) override;
+
+ private:
+  int index_;
+};
+
+/// GPUs the CUDA runtime sees; 0 without a driver or a device (never throws).
+int device_count();
+/// The backend of GPU `index`; DeviceError when there is no such GPU.
+CudaBackend& cuda_backend(int index);
+/// Waits for every queued kernel and copy on every GPU this process has used.
+void synchronize();
+/// Returns the idle blocks the caching allocator keeps to the driver.
+void empty_cache();
+/// Bytes the caching allocator keeps idle, over all GPUs.
+std::size_t cached_bytes();
+
+}  // namespace tapeflow::cuda
