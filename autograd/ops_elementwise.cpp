@@ -106,8 +106,8 @@ struct Relu {  // dx = g * [y > 0]  (the mask is constant, so relu'' = 0)
     return y;
   }
   static Grads backward(const Ctx& c, const Tensor& g) {
-    Tensor y = c.saved(0);
-    return {g * mask_of(kernel::binary(BinaryKind::Gt, y, zeros({}, {.dtype = y.dtype()})), g.dtype())};
+    Tensor y = c.saved(0), zero = zeros({}, {.dtype = y.dtype(), .device = y.device()});
+    return {g * mask_of(kernel::binary(BinaryKind::Gt, y, zero), g.dtype())};
   }
 };
 
@@ -224,7 +224,7 @@ struct Where {  // da = g [cond], db = g [!cond]
     return kernel::where(cond, a, b);
   }
   static Grads backward(const Ctx& c, const Tensor& g) {
-    Tensor cond = c.saved(0), zero = zeros({}, {.dtype = g.dtype()});
+    Tensor cond = c.saved(0), zero = zeros({}, {.dtype = g.dtype(), .device = g.device()});
     Grads r;
     r.push_back(Tensor());
     r.push_back(c.needs_grad(1) ? sum_to(where(cond, g, zero), c.shape[1]) : Tensor());

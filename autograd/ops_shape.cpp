@@ -83,6 +83,19 @@ struct Copy {  // contiguous copy: dx = g
   static Grads backward(const Ctx&, const Tensor& g) { return {g}; }
 };
 
+struct ToDevice {  // dx = g moved back
+  static constexpr const char* name = "to";
+  static Tensor forward(Ctx& c, const Tensor& x, Device device) {
+    const Device from = x.device();
+    c.i0 = static_cast<int64_t>(from.type);
+    c.i1 = from.index;
+    return kernel::to_device(x, device);
+  }
+  static Grads backward(const Ctx& c, const Tensor& g) {
+    return {g.to(Device{static_cast<DeviceType>(c.i0), static_cast<int>(c.i1)})};
+  }
+};
+
 struct Permute {  // dx = g permuted by the inverse
   static constexpr const char* name = "permute";
   static Tensor forward(Ctx& c, const Tensor& x, const Shape& dims) {
@@ -200,6 +213,12 @@ Tensor view(const Tensor& x, const Shape& shape) {
                  " and strides ", x.strides(), " cannot be viewed as ", s,
                  " without copying; use reshape()");
   return apply1<View_>(x, s, *strides);
+}
+
+Tensor Tensor::to(Device device) const {
+  TAPEFLOW_CHECK(defined(), ValueError, "to", "got an undefined tensor");
+  if (device == this->device()) return *this;
+  return apply1<ToDevice>(*this, device);
 }
 
 Tensor clone(const Tensor& x) {

@@ -127,12 +127,6 @@ void* Tensor::data_ptr(DType expected) const {
   return i.data();
 }
 
-Tensor Tensor::to(Device d) const {
-  const TensorImpl& i = get(*this, "to");
-  if (d == i.device()) return *this;
-  detail::backend_for_op(d, "to");  // throws DeviceError in a build or machine without it
-  throw NotImplemented("to: copies between " + i.device().str() + " and " + d.str() + " are not implemented");
-}
 Tensor Tensor::contiguous() const { return is_contiguous() ? *this : tapeflow::clone(*this); }
 Tensor Tensor::clone() const { return tapeflow::clone(*this); }
 

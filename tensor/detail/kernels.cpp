@@ -109,8 +109,25 @@ Tensor cast(const Tensor& x, DType dtype) {
   return out;
 }
 
+Tensor to_device(const Tensor& x, Device device) {
+  const Tensor c = x.is_contiguous() ? x : cast(x, x.dtype());
+  const TensorImpl& ci = *c.impl();
+  Tensor out = make_tensor(ci.shape, ci.dtype, device, "to");
+  TensorImpl& oi = *out.impl();
+  const std::size_t nbytes = static_cast<std::size_t>(ci.numel) * element_size(ci.dtype);
+  if (ci.device().is_cpu()) {
+    oi.storage->backend->copy_from_host(oi.data(), ci.data(), nbytes);
+  } else if (device.is_cpu()) {
+    ci.storage->backend->copy_to_host(oi.data(), ci.data(), nbytes);
+  } else {  // GPU to GPU: staged through the host; rare enough not to need peer access
+    Tensor host = to_device(c, Device::cpu());
+    oi.storage->backend->copy_from_host(oi.data(), host.impl()->data(), nbytes);
+  }
+  return out;
+}
+
 void copy_into(const Tensor& dst, const Tensor& src) {
-  check_same_device("copy_", dst, src);
+  if (dst.impl()->device() != src.impl()->device()) return copy_into(dst, to_device(src, dst.impl()->device()));
   TensorImpl& di = *dst.impl();
   const TensorImpl& si = *src.impl();
   Shape shape = broadcast_shapes(di.shape, si.shape, "copy_");

@@ -18,7 +18,10 @@ void binary_inplace(BinaryKind kind, const Tensor& self, const Tensor& other);
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 /// Contiguous copy of x converted to dtype.
 Tensor cast(const Tensor& x, DType dtype);
-/// dst <- src broadcast to dst's shape and converted to its dtype; bumps dst's version.
+/// A contiguous copy of x on `device` (through the host between two GPUs).
+Tensor to_device(const Tensor& x, Device device);
+/// dst <- src broadcast to dst's shape and converted to its dtype; bumps dst's version. A src
+/// on another device is moved to dst's first, as copy_ in PyTorch does.
 void copy_into(const Tensor& dst, const Tensor& src);
 void fill(const Tensor& dst, double value);
 /// Reduces the normalised axes; result has keepdim layout when keepdim, else those dims removed.
