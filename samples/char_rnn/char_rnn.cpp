@@ -12,7 +12,8 @@
 //
 // Default text: the GNU GPL version 3, which Debian ships on every machine. Curves, generated
 // samples, weight histograms and the graph go to --logdir (runs/char_rnn), as in the other
-// samples (see samples/common/run_log.hpp).
+// samples (see samples/common/run_log.hpp). --device cuda trains on the GPU: the model is moved
+// there once, and each batch (and each generated character fed back) as it comes.
 #include <tapeflow/tapeflow.hpp>
 
 #include <chrono>
@@ -70,11 +71,12 @@ double unigram_entropy(const std::string& text) {
 }
 
 /// Generates `length` bytes after `prime`, sampling each from softmax(logits / temperature).
+/// The model runs on `device`; the sampling itself on the CPU.
 std::string generate(CharModel& model, const io::CharDataset& data, const std::string& prime, int length,
-                     double temperature, std::mt19937_64& rng) {
+                     double temperature, std::mt19937_64& rng, Device device) {
   NoGradGuard off;
   model.eval();
-  auto [logits, state] = model.step(data.encode(prime).unsqueeze(0));
+  auto [logits, state] = model.step(data.encode(prime).unsqueeze(0).to(device));
   std::string out;
   for (int i = 0; i < length; ++i) {
     Tensor last = logits.slice(1, logits.size(1) - 1, logits.size(1)).reshape({-1});
@@ -82,7 +84,7 @@ std::string generate(CharModel& model, const io::CharDataset& data, const std::s
     std::discrete_distribution<int64_t> pick(p.begin(), p.end());
     const int64_t next = pick(rng);
     out += data.index_to_char(next);
-    std::tie(logits, state) = model.step(tensor(std::vector<int64_t>{next}, {1, 1}), state);
+    std::tie(logits, state) = model.step(tensor(std::vector<int64_t>{next}, {1, 1}).to(device), state);
   }
   model.train();
   return out;
@@ -105,6 +107,7 @@ int main(int argc, char** argv) try {
                           {"sample-every", "200", "steps between generated samples"},
                           {"seed", "0", "seeds initialisation, shuffling and sampling"},
                           {"logdir", "runs/char_rnn", "where curves, graph and TensorBoard events go"}});
+  const Device device = cli.device();  // exits with the reason when a GPU was asked for and is not there
   const auto seed = static_cast<uint64_t>(cli.integer("seed", 0));
   manual_seed(seed);
   const io::CharDataset data = io::CharDataset::from_file(cli.str("text"), cli.integer("seq-len"));
@@ -114,6 +117,7 @@ int main(int argc, char** argv) try {
               static_cast<long long>(data.size()), static_cast<long long>(data.seq_len()), entropy);
 
   CharModel model(data.vocab_size(), cli.integer("hidden"));
+  model.to(device);  // before the optimizer: it keeps its state where the parameters are
   optim::Adam optimizer(model.parameters(), {.lr = cli.number("lr")});
   io::DataLoader loader(data, {.batch_size = cli.integer("batch-size"), .shuffle = true, .drop_last = true, .seed = seed});
   std::printf("%s\n", model.str().c_str());
@@ -123,8 +127,9 @@ int main(int argc, char** argv) try {
     // The graph picture shows one step unrolled over 3 characters: over all 64 it would be
     // thousands of ops, more than Graphviz lays out in reasonable time.
     const io::Batch first = data.get_batch({0});
-    Tensor logits = model.step(first.inputs.slice(1, 0, 3)).first;
-    log.graph(cross_entropy(logits.reshape({-1, data.vocab_size()}), first.targets.slice(1, 0, 3).reshape({-1})),
+    Tensor logits = model.step(first.inputs.slice(1, 0, 3).to(device)).first;
+    log.graph(cross_entropy(logits.reshape({-1, data.vocab_size()}),
+                            first.targets.slice(1, 0, 3).reshape({-1}).to(device)),
               model);
   }
   std::mt19937_64 rng(seed);
@@ -135,7 +140,8 @@ int main(int argc, char** argv) try {
   auto t_window = std::chrono::steady_clock::now();
   const auto t_start = t_window;
   while (step < steps) {
-    for (const auto& [x, y] : loader) {
+    for (const auto& batch : loader) {
+      const Tensor x = batch.inputs.to(device), y = batch.targets.to(device);  // a no-op on the CPU
       auto [logits, state] = model.step(x);
       Tensor loss = cross_entropy(logits.reshape({-1, data.vocab_size()}), y.reshape({-1}));
       optimizer.zero_grad();
@@ -158,7 +164,7 @@ int main(int argc, char** argv) try {
         t_window = std::chrono::steady_clock::now();
       }
       if (step % sample_every == 0 || step == steps) {
-        const std::string text = generate(model, data, "This License", 240, 0.8, rng);
+        const std::string text = generate(model, data, "This License", 240, 0.8, rng, device);
         std::printf("--- sample at step %ld ---\n%s\n---\n", step, text.c_str());
         log.text("sample", text, step);
         log.histograms(model, step);

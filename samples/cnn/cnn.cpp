@@ -9,7 +9,8 @@
 // name, forward() written by hand.
 //
 // Data: Debian's dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist); --data DIR
-// reads the four IDX files from elsewhere.
+// reads the four IDX files from elsewhere. --device cuda trains on the GPU: the model is moved
+// there once, each batch as it comes (samples/common/classifier.hpp).
 #include <tapeflow/tapeflow.hpp>
 
 #include <cstdio>
@@ -48,10 +49,12 @@ int main(int argc, char** argv) try {
                           {"data", io::kFashionMNISTDir, "folder with Fashion-MNIST's IDX files"},
                           {"logdir", "runs/cnn", "where curves, graph, TensorBoard events and checkpoints go"},
                           {"resume", "", "continue from the checkpoint in --logdir", /*flag=*/true}});
+  const Device device = cli.device();  // exits with the reason when a GPU was asked for and is not there
   const auto [train, test] = samples::load_fashion_mnist(cli.str("data"), /*flatten=*/false);
 
   manual_seed(static_cast<uint64_t>(cli.integer("seed", 0)));
   ConvNet model;
+  model.to(device);  // before the optimizer: it keeps its state where the parameters are
   optim::Adam optimizer(model.parameters(), {.lr = cli.number("lr")});
   const int epochs = static_cast<int>(cli.integer("epochs"));
   optim::CosineAnnealingLR schedule(optimizer, epochs);

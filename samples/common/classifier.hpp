@@ -2,8 +2,10 @@
 // The training loop the Fashion-MNIST samples share: shuffled mini-batches, a progress line
 // (epoch, step, loss, examples per second) while it trains, test accuracy after every epoch,
 // and per-class accuracy at the end. With a RunLog it also logs curves, histograms and the
-// graph, checkpoints after every epoch, and can resume from the last checkpoint. Written
-// against the public API only, as a user would.
+// graph, checkpoints after every epoch, and can resume from the last checkpoint. The batches
+// come from the data loader on the CPU and go to the model's device (--device): a model moved
+// to a GPU with model.to(device) trains there. Written against the public API only, as a user
+// would.
 #pragma once
 #include <tapeflow/tapeflow.hpp>
 
@@ -41,6 +43,12 @@ inline std::pair<io::MNIST, io::MNIST> load_fashion_mnist(const std::string& dir
   }
 }
 
+/// Where the model's parameters live (the CPU for a model without any): its batches go there.
+inline Device device_of(const nn::Module& model) {
+  const std::vector<Tensor> params = model.parameters();
+  return params.empty() ? Device::cpu() : params.front().device();
+}
+
 /// Fraction of `set` classified correctly, in eval mode and without recording; fills
 /// per-class hit and example counts when asked.
 inline double accuracy(nn::Module& model, const io::MNIST& set, std::vector<int64_t>* hits = nullptr,
@@ -48,11 +56,13 @@ inline double accuracy(nn::Module& model, const io::MNIST& set, std::vector<int6
   NoGradGuard off;
   const bool was_training = model.is_training();
   model.eval();
+  const Device device = device_of(model);
   io::DataLoader loader(set, {.batch_size = 1000});
   int64_t right = 0;
   if (hits) hits->assign(10, 0);
   if (counts) counts->assign(10, 0);
-  for (const auto& [x, y] : loader) {
+  for (const auto& batch : loader) {
+    const Tensor x = batch.inputs.to(device), y = batch.targets.to(device);
     Tensor predicted = argmax(model(x), 1);
     right += (predicted == y).sum().item<int64_t>();
     if (hits && counts) {
@@ -83,6 +93,7 @@ struct FitOptions {
 inline double fit(nn::Module& model, optim::Optimizer& optimizer, const io::MNIST& train, const io::MNIST& test,
                   const FitOptions& o) {
   io::DataLoader loader(train, {.batch_size = o.batch_size, .shuffle = true, .seed = o.seed});
+  const Device device = device_of(model);
   const long long steps = loader.size();
   int first_epoch = 1;
   if (o.resume && o.log) {
@@ -104,7 +115,8 @@ inline double fit(nn::Module& model, optim::Optimizer& optimizer, const io::MNIS
     auto t_window = t_epoch;
     double loss_sum = 0, window_loss = 0;
     int64_t step = 0, window_steps = 0, window_examples = 0;
-    for (const auto& [x, y] : loader) {
+    for (const auto& batch : loader) {
+      const Tensor x = batch.inputs.to(device), y = batch.targets.to(device);  // a no-op on the CPU
       Tensor loss = cross_entropy(model(x), y);
       if (o.log) o.log->graph(loss, model);  // before backward releases the tape
       optimizer.zero_grad();

@@ -5,7 +5,8 @@
 // after 10 epochs; momentum and the annealed rate get this one past 88%.
 //
 // Data: Debian's dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist); --data DIR
-// reads the four IDX files from elsewhere.
+// reads the four IDX files from elsewhere. --device cuda trains on the GPU: the model is moved
+// there once, each batch as it comes (samples/common/classifier.hpp).
 #include <tapeflow/tapeflow.hpp>
 
 #include <cstdio>
@@ -27,10 +28,12 @@ int main(int argc, char** argv) try {
                           {"data", io::kFashionMNISTDir, "folder with Fashion-MNIST's IDX files"},
                           {"logdir", "runs/mlp", "where curves, graph, TensorBoard events and checkpoints go"},
                           {"resume", "", "continue from the checkpoint in --logdir", /*flag=*/true}});
+  const Device device = cli.device();  // exits with the reason when a GPU was asked for and is not there
   const auto [train, test] = samples::load_fashion_mnist(cli.str("data"), /*flatten=*/true);
 
   manual_seed(static_cast<uint64_t>(cli.integer("seed", 0)));
   nn::Sequential model(nn::Linear(784, 256), nn::ReLU(), nn::Linear(256, 256), nn::ReLU(), nn::Linear(256, 10));
+  model.to(device);  // before the optimizer: it keeps its state where the parameters are
   const double lr = cli.number("lr"), momentum = cli.number("momentum");
   optim::SGD optimizer(model.parameters(), {.lr = lr, .momentum = momentum, .nesterov = momentum > 0});
   const int epochs = static_cast<int>(cli.integer("epochs"));

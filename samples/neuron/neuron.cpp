@@ -8,18 +8,24 @@
 // The tutorial first takes one step by hand (compute the gradient, apply it: w = 0.76), then
 // trains for 100 steps, recording the output before each one; after them it reads 0.0044996
 // (= 0.76 · 0.95^100). This program follows the same script, so it prints the same number.
+// --device cuda runs it on the GPU: the two tensors are created there, and everything computed
+// from them stays there.
 #include <tapeflow/tapeflow.hpp>
 
 #include <cmath>
 #include <cstdio>
 #include <exception>
 
+#include "../common/cli.hpp"
+
 using namespace tapeflow;
 
-int main() try {
+int main(int argc, char** argv) try {
+  const samples::Cli cli(argc, argv, "neuron", "TensorFlow's first tutorial: one neuron, gradient descent", {});
+  const Device device = cli.device();  // exits with the reason when a GPU was asked for and is not there
   const float target = 0.0f;
-  Tensor x = tensor({1.0f});                       // float32, shape {1}
-  Tensor w = tensor({0.8f}).requires_grad_();      // the one trainable value
+  Tensor x = tensor({1.0f}, {}, {.device = device});                         // float32, shape {1}
+  Tensor w = tensor({0.8f}, {}, {.device = device}).requires_grad_();        // the one trainable value
   auto model = [&] { return w * x; };
   auto loss_of = [&](const Tensor& y) { return (y - target).pow(2.0).sum(); };
 

@@ -9,7 +9,8 @@
 // around 84% here (PyTorch's equivalent reaches 83.5% after 5 epochs).
 //
 // Data: Debian's dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist); --data DIR
-// reads the four IDX files from elsewhere.
+// reads the four IDX files from elsewhere. --device cuda trains on the GPU: the model is moved
+// there once, each batch as it comes (samples/common/classifier.hpp).
 #include <tapeflow/tapeflow.hpp>
 
 #include <cstdio>
@@ -28,11 +29,13 @@ int main(int argc, char** argv) try {
                           {"data", io::kFashionMNISTDir, "folder with Fashion-MNIST's IDX files"},
                           {"logdir", "runs/softmax_regression", "where curves, graph, TensorBoard events and checkpoints go"},
                           {"resume", "", "continue from the checkpoint in --logdir", /*flag=*/true}});
+  const Device device = cli.device();  // exits with the reason when a GPU was asked for and is not there
   const auto [train, test] = samples::load_fashion_mnist(cli.str("data"), /*flatten=*/true);
 
   nn::Linear model(784, 10);
   nn::init::zeros_(model.weight);  // the tutorial's start: every class equally likely
   nn::init::zeros_(model.bias);
+  model.to(device);
   optim::GradientDescentOptimizer optimizer(model.parameters(), cli.number("lr"));
   std::printf("softmax regression 784 -> 10, gradient descent lr %g, batch 100, %ld epochs\n",
               cli.number("lr"), cli.integer("epochs"));
