@@ -86,7 +86,8 @@ Tensor functional::conv2d(const Tensor& input, const Tensor& weight, const Tenso
                      std::string(dtype_name(input.dtype())) + ", " + dtype_name(weight.dtype()) +
                      (bias.defined() ? std::string(", ") + dtype_name(bias.dtype()) : std::string()));
   if (input.device() != weight.device() || (bias.defined() && bias.device() != input.device()))
-    throw DeviceError("conv2d: input, weight and bias must be on one device");
+    throw DeviceError("conv2d: input, weight and bias must be on one device, got " + input.device().str() + ", " +
+                      weight.device().str() + (bias.defined() ? ", " + bias.device().str() : std::string()));
   if (input.dim() == 3) return conv2d(input.unsqueeze(0), weight, bias, options).squeeze(0);
 
   const int64_t groups = options.groups;

@@ -39,8 +39,8 @@ struct AvgPool2dOptions {
 namespace functional {
 /// Largest value of each kernel window: [N, C, H, W] (or [C, H, W]) -> [N, C, OH, OW]. The
 /// gradient goes to the window's maximum, all of it to the first in row-major order when
-/// several tie (PyTorch's rule); differentiable to any order. A NaN is returned only when it is
-/// its window's first tap (PyTorch always propagates NaN). Throws ShapeError for a wrong rank
+/// several tie (PyTorch's rule); differentiable to any order. A NaN anywhere in a window is
+/// that window's result, as in PyTorch. Throws ShapeError for a wrong rank
 /// or a window larger than the padded input, ValueError for non-positive kernel, stride or
 /// dilation and for padding negative or above half the kernel, DTypeError for integer input.
 Tensor max_pool2d(const Tensor& input, Size2 kernel_size, const MaxPool2dOptions& options = {});
