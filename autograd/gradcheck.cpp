@@ -39,7 +39,8 @@ bool gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs, const G
   }
   if (!probe.defined() || !is_floating(probe.dtype()))
     throw AutogradError("gradcheck: the function must return a floating tensor");
-  Tensor weights = gradcheck_weights(probe.shape(), o.seed);
+  // On the function's device (to() is a no-op on the CPU): mixing devices would throw.
+  Tensor weights = gradcheck_weights(probe.shape(), o.seed).to(probe.device());
   auto loss = [&](const std::vector<Tensor>& xs) { return sum(fn(xs).to(DType::Float64) * weights); };
 
   std::vector<Tensor> wrt;
@@ -55,6 +56,8 @@ bool gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs, const G
   for (std::size_t k = 0; k < wrt.size(); ++k) {
     const std::size_t i = wrt_index[k];
     Tensor& x = perturbed[i];
+    // Perturbed copies live where the input does, so a function of GPU inputs stays on the GPU.
+    const Device device = inputs[i].device();
     auto base = x.to_vector<double>();
     auto a = analytic[k].defined() ? analytic[k].to(DType::Float64).to_vector<double>()
                                    : std::vector<double>(base.size(), 0.0);
@@ -62,16 +65,17 @@ bool gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs, const G
       auto eval = [&](double v) {
         auto vals = base;
         vals[e] = v;
-        x = tensor(vals, inputs[i].shape(), {.dtype = DType::Float64});
+        x = tensor(vals, inputs[i].shape(), {.dtype = DType::Float64, .device = device});
         return loss(perturbed).item<double>();
       };
       const double numeric = (eval(base[e] + o.eps) - eval(base[e] - o.eps)) / (2 * o.eps);
-      x = tensor(base, inputs[i].shape(), {.dtype = DType::Float64});
+      x = tensor(base, inputs[i].shape(), {.dtype = DType::Float64, .device = device});
       if (!(std::abs(a[e] - numeric) <= o.atol + o.rtol * std::abs(numeric))) {
         std::ostringstream msg;
         msg.precision(12);
-        msg << "gradcheck: gradient mismatch for input " << i << " (shape " << shape_str(inputs[i].shape())
-            << "), element " << e << ": analytic " << a[e] << ", numeric " << numeric << " (|diff| "
+        msg << "gradcheck: gradient mismatch for input " << i << " (shape " << shape_str(inputs[i].shape());
+        if (!device.is_cpu()) msg << ", on " << device.str();
+        msg << "), element " << e << ": analytic " << a[e] << ", numeric " << numeric << " (|diff| "
             << std::abs(a[e] - numeric) << " > atol " << o.atol << " + rtol " << o.rtol << " * |numeric|)";
         throw AutogradError(msg.str());
       }
@@ -87,7 +91,7 @@ bool gradgradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs, con
     NoGradGuard off;
     probe = fn(inputs);
   }
-  Tensor v = gradcheck_weights(probe.shape(), o.seed + 1);
+  Tensor v = gradcheck_weights(probe.shape(), o.seed + 1).to(probe.device());
   std::vector<bool> wrt_mask;
   for (const Tensor& x : inputs) wrt_mask.push_back(x.defined() && x.requires_grad());
   GradcheckFn first = [&](const std::vector<Tensor>& xs) {

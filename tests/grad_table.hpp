@@ -2,7 +2,9 @@
 // The gradient-table machinery shared by tests/autograd/test_gradcheck.cpp (the ops) and the
 // nn/ tables (layers): a row is a name, input shapes and a function of float64 inputs; every
 // row is checked against central differences with all inputs requiring grad, with each input
-// alone requiring grad, and with non-contiguous inputs.
+// alone requiring grad, and with non-contiguous inputs. The same tables run with their inputs
+// on a GPU (tests/cuda/test_cuda.cpp): a row's function must make any tensor it creates on its
+// inputs' device (`{.device = v[0].device()}`, or `.to(v[0].device())` for a captured one).
 #pragma once
 #include <tapeflow/tapeflow.hpp>
 
@@ -12,8 +14,11 @@
 #include <functional>
 #include <limits>
 #include <random>
+#include <string>
 #include <utility>
 #include <vector>
+
+#include "helpers.hpp"
 
 namespace tapeflow::test {
 
@@ -48,15 +53,16 @@ inline std::vector<double> draw(const Shape& shape, Domain domain, std::mt19937_
   return v;
 }
 
-inline Tensor contiguous_input(const std::vector<double>& v, const Shape& shape) {
-  if (shape.empty()) return scalar_tensor(v[0], {.dtype = Float64});
-  return tensor(v, shape, {.dtype = Float64});
+inline Tensor contiguous_input(const std::vector<double>& v, const Shape& shape, Device device = Device::cpu()) {
+  if (shape.empty()) return scalar_tensor(v[0], {.dtype = Float64, .device = device});
+  return tensor(v, shape, {.dtype = Float64, .device = device});
 }
 
 /// The same values as contiguous_input(v, shape), laid out non-contiguously: the transpose of a
 /// contiguous tensor where the last two dims allow it, otherwise every other element of a longer
 /// tensor (the skipped elements are NaN, so reading them shows). Undefined when impossible.
-inline Tensor noncontiguous_input(const std::vector<double>& v, const Shape& shape) {
+/// The view is taken on `device`, so its strides are the device tensor's own.
+inline Tensor noncontiguous_input(const std::vector<double>& v, const Shape& shape, Device device = Device::cpu()) {
   const int r = static_cast<int>(shape.size());
   if (r >= 2 && shape[r - 1] > 1 && shape[r - 2] > 1) {
     const int64_t n = shape[r - 2], m = shape[r - 1];
@@ -67,7 +73,7 @@ inline Tensor noncontiguous_input(const std::vector<double>& v, const Shape& sha
     for (int64_t b = 0; b < batch; ++b)
       for (int64_t i = 0; i < n; ++i)
         for (int64_t j = 0; j < m; ++j) base[b * n * m + j * n + i] = v[b * n * m + i * m + j];
-    return tensor(base, base_shape, {.dtype = Float64}).transpose(-1, -2);
+    return tensor(base, base_shape, {.dtype = Float64, .device = device}).transpose(-1, -2);
   }
   int d = r - 1;
   while (d >= 0 && shape[d] <= 1) --d;
@@ -82,7 +88,7 @@ inline Tensor noncontiguous_input(const std::vector<double>& v, const Shape& sha
     for (int64_t k = 0; k < len; ++k)
       for (int64_t i = 0; i < inner; ++i)
         base[(o * 2 * len + 2 * k) * inner + i] = v[(o * len + k) * inner + i];
-  return tensor(base, base_shape, {.dtype = Float64}).slice(d, 0, 2 * len, 2);
+  return tensor(base, base_shape, {.dtype = Float64, .device = device}).slice(d, 0, 2 * len, 2);
 }
 
 inline bool run_gradcheck(const GradCase& row, const std::vector<Tensor>& inputs) {
@@ -93,10 +99,12 @@ inline bool run_gradcheck(const GradCase& row, const std::vector<Tensor>& inputs
 
 }  // namespace table
 
-/// Checks every row in its three variants (see the top of this file).
-inline void check_gradient_rows(const std::vector<GradCase>& rows, uint64_t seed) {
+/// Checks every row in its three variants (see the top of this file), with the inputs on
+/// `device` (the same values on every device: they are drawn on the host from `seed`).
+inline void check_gradient_rows(const std::vector<GradCase>& rows, uint64_t seed, Device device = Device::cpu()) {
   using namespace table;
   std::mt19937_64 rng(seed);
+  INFO("device: " << device);
   for (const auto& row : rows) {
     INFO("row: " << row.name);
     std::vector<std::vector<double>> values;
@@ -107,7 +115,7 @@ inline void check_gradient_rows(const std::vector<GradCase>& rows, uint64_t seed
       INFO("variant: all inputs contiguous, all require grad");
       std::vector<Tensor> inputs;
       for (std::size_t i = 0; i < n; ++i)
-        inputs.push_back(contiguous_input(values[i], row.shapes[i]).requires_grad_());
+        inputs.push_back(contiguous_input(values[i], row.shapes[i], device).requires_grad_());
       CHECK(run_gradcheck(row, inputs));
     }
 
@@ -116,7 +124,7 @@ inline void check_gradient_rows(const std::vector<GradCase>& rows, uint64_t seed
         INFO("variant: only input " << only << " requires grad");
         std::vector<Tensor> inputs;
         for (std::size_t i = 0; i < n; ++i) {
-          Tensor t = contiguous_input(values[i], row.shapes[i]);
+          Tensor t = contiguous_input(values[i], row.shapes[i], device);
           if (i == only) t.requires_grad_();
           inputs.push_back(t);
         }
@@ -129,20 +137,28 @@ inline void check_gradient_rows(const std::vector<GradCase>& rows, uint64_t seed
       std::vector<Tensor> inputs;
       bool any_noncontiguous = false;
       for (std::size_t i = 0; i < n; ++i) {
-        Tensor t = noncontiguous_input(values[i], row.shapes[i]);
+        Tensor t = noncontiguous_input(values[i], row.shapes[i], device);
         if (t.defined()) {
+          CHECK(t.device() == device);
           CHECK_FALSE(t.is_contiguous());
           CHECK(t.shape() == row.shapes[i]);
           CHECK(t.to_vector<double>() == values[i]);
           any_noncontiguous = true;
         } else {
-          t = contiguous_input(values[i], row.shapes[i]);
+          t = contiguous_input(values[i], row.shapes[i], device);
         }
         inputs.push_back(t.requires_grad_());
       }
       if (any_noncontiguous) CHECK(run_gradcheck(row, inputs));
     }
   }
+}
+
+/// The same rows with their inputs on the first GPU (the same values as on the CPU); without
+/// one, says that `table` was skipped and why (skip_without_cuda).
+inline void check_gradient_rows_on_cuda(const std::vector<GradCase>& rows, uint64_t seed, const std::string& table) {
+  if (skip_without_cuda(table + " with inputs on cuda:0")) return;
+  check_gradient_rows(rows, seed, Device::cuda(0));
 }
 
 }  // namespace tapeflow::test

@@ -148,6 +148,10 @@ TEST_CASE("nn conv: every conv and pooling gradient matches central differences"
   check_gradient_rows(rows, 20240601);
 }
 
+TEST_CASE("nn conv: every conv and pooling gradient matches central differences on CUDA", "[nn][conv][gradcheck][cuda]") {
+  check_gradient_rows_on_cuda(conv_rows(), 20240601, "the conv and pooling gradient table");
+}
+
 TEST_CASE("nn conv: second derivatives of conv2d and pooling match central differences", "[nn][conv][gradcheck]") {
   struct Row {
     const char* name;

@@ -46,13 +46,15 @@ std::vector<GradCase> layer_rows() {
   row({"batch_norm train no affine", {{4, 3}}, [](V v) {
          return F::batch_norm(v[0], Tensor(), Tensor(), Tensor(), Tensor(), true);
        }});
+  // Constants are made on the inputs' device (or moved there): the table also runs on a GPU.
   row({"batch_norm train updating running stats", {{4, 3}, {3}, {3}}, [](V v) {
-         Tensor rm = zeros({3}, {.dtype = Float64}), rv = ones({3}, {.dtype = Float64});
+         const Options like{.dtype = Float64, .device = v[0].device()};
+         Tensor rm = zeros({3}, like), rv = ones({3}, like);
          return F::batch_norm(v[0], rm, rv, v[1], v[2], true, 0.1);
        }});
   row({"batch_norm eval", {{4, 3}, {3}, {3}}, [](V v) {
-         Tensor rm = tensor({0.5, -0.2, 0.1}, {}, {.dtype = Float64});
-         Tensor rv = tensor({1.5, 0.7, 2.0}, {}, {.dtype = Float64});
+         Tensor rm = tensor({0.5, -0.2, 0.1}, {}, {.dtype = Float64, .device = v[0].device()});
+         Tensor rv = tensor({1.5, 0.7, 2.0}, {}, {.dtype = Float64, .device = v[0].device()});
          return F::batch_norm(v[0], rm, rv, v[1], v[2], false);
        }});
   row({"layer_norm last dim", {{2, 3, 4}, {4}, {4}}, [](V v) { return F::layer_norm(v[0], {4}, v[1], v[2]); }});
@@ -63,21 +65,21 @@ std::vector<GradCase> layer_rows() {
   {
     Tensor t = classes({1, 0, 4, 2});
     row({"cross_entropy label_smoothing", {{4, 5}}, [t](V v) {
-           return F::cross_entropy(v[0], t, {.label_smoothing = 0.2});
+           return F::cross_entropy(v[0], t.to(v[0].device()), {.label_smoothing = 0.2});
          }});
     row({"cross_entropy reduction none", {{4, 5}}, [t](V v) {
-           return F::cross_entropy(v[0], t, {.reduction = Reduction::None});
+           return F::cross_entropy(v[0], t.to(v[0].device()), {.reduction = Reduction::None});
          }});
     row({"cross_entropy reduction sum smoothing", {{4, 5}}, [t](V v) {
-           return F::cross_entropy(v[0], t, {.reduction = Reduction::Sum, .label_smoothing = 0.1});
+           return F::cross_entropy(v[0], t.to(v[0].device()), {.reduction = Reduction::Sum, .label_smoothing = 0.1});
          }});
-    row({"nll_loss", {{4, 5}}, [t](V v) { return F::nll_loss(F::log_softmax(v[0], 1), t); }});
+    row({"nll_loss", {{4, 5}}, [t](V v) { return F::nll_loss(F::log_softmax(v[0], 1), t.to(v[0].device())); }});
     row({"nll_loss reduction none", {{4, 5}}, [t](V v) {
-           return F::nll_loss(v[0], t, {.reduction = Reduction::None});
+           return F::nll_loss(v[0], t.to(v[0].device()), {.reduction = Reduction::None});
          }});
     Tensor same = classes({2, 2, 2, 2});
     row({"nll_loss repeated class sum", {{4, 5}}, [same](V v) {
-           return F::nll_loss(v[0], same, {.reduction = Reduction::Sum});
+           return F::nll_loss(v[0], same.to(v[0].device()), {.reduction = Reduction::Sum});
          }});
   }
   row({"mse_loss none", {{3, 4}, {3, 4}}, [](V v) { return F::mse_loss(v[0], v[1], {.reduction = Reduction::None}); }});
@@ -86,12 +88,14 @@ std::vector<GradCase> layer_rows() {
   row({"l1_loss none", {{3, 4}, {3, 4}}, [](V v) { return F::l1_loss(v[0], v[1], {.reduction = Reduction::None}); }});
   {
     Tensor y = tensor({1.0, 0.0, 0.0, 1.0, 1.0, 0.0}, {2, 3}, {.dtype = Float64});
-    row({"binary_cross_entropy", {{2, 3}}, [y](V v) { return F::binary_cross_entropy(sigmoid(v[0]), y); }});
+    row({"binary_cross_entropy", {{2, 3}}, [y](V v) {
+           return F::binary_cross_entropy(sigmoid(v[0]), y.to(v[0].device()));
+         }});
     row({"binary_cross_entropy_with_logits", {{2, 3}}, [y](V v) {
-           return F::binary_cross_entropy_with_logits(v[0], y);
+           return F::binary_cross_entropy_with_logits(v[0], y.to(v[0].device()));
          }});
     row({"binary_cross_entropy_with_logits large logits", {{2, 3}}, [y](V v) {
-           return F::binary_cross_entropy_with_logits(v[0] * 20.0, y, {.reduction = Reduction::None});
+           return F::binary_cross_entropy_with_logits(v[0] * 20.0, y.to(v[0].device()), {.reduction = Reduction::None});
          }});
   }
   row({"binary_cross_entropy_with_logits soft targets", {{2, 3}, {2, 3}}, [](V v) {
@@ -111,6 +115,10 @@ TEST_CASE("nn: every layer's gradient matches central differences", "[nn][gradch
   const auto rows = layer_rows();
   REQUIRE(rows.size() > 30);
   check_gradient_rows(rows, 31337);
+}
+
+TEST_CASE("nn: every layer's gradient matches central differences on CUDA", "[nn][gradcheck][cuda]") {
+  check_gradient_rows_on_cuda(layer_rows(), 31337, "the nn layer gradient table");
 }
 
 TEST_CASE("nn: second derivatives of layers match central differences", "[nn][gradcheck]") {

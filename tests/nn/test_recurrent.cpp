@@ -76,9 +76,11 @@ std::vector<GradCase> recurrent_rows() {
   // --- embedding: w.r.t. the weight; repeated indices must accumulate ---
   {
     Tensor idx = indices({1, 3, 1, 0, 1, 4}, {2, 3});
-    row({"embedding repeated indices [2,3]", {{5, 3}}, [idx](V v) { return F::embedding(idx, v[0]); }});
+    // The indices go to the weight's device: the table also runs on a GPU.
+    row({"embedding repeated indices [2,3]", {{5, 3}},
+         [idx](V v) { return F::embedding(idx.to(v[0].device()), v[0]); }});
     Tensor one = indices({2}).reshape({});
-    row({"embedding 0-d index", {{4, 2}}, [one](V v) { return F::embedding(one, v[0]); }});
+    row({"embedding 0-d index", {{4, 2}}, [one](V v) { return F::embedding(one.to(v[0].device()), v[0]); }});
   }
 
   // --- cells: w.r.t. input, state and every weight and bias ---
@@ -270,6 +272,10 @@ TEST_CASE("nn recurrent: every gradient matches central differences", "[nn][recu
   const auto rows = recurrent_rows();
   REQUIRE(rows.size() >= 17);
   check_gradient_rows(rows, 4242);
+}
+
+TEST_CASE("nn recurrent: every gradient matches central differences on CUDA", "[nn][recurrent][gradcheck][cuda]") {
+  check_gradient_rows_on_cuda(recurrent_rows(), 4242, "the embedding and recurrent gradient table");
 }
 
 TEST_CASE("nn recurrent: the reference tells a wrong gate order apart", "[nn][recurrent]") {
