@@ -13,7 +13,7 @@
 # (libtapeflow and what it and they need beyond glibc and libstdc++), data/ (Fashion-MNIST's
 # test half, 4.4 MB, which the samples read as both halves). About 20 MB, under the device
 # tool's 64 MiB; `.gpu/` is ignored by git
-# (.git/info/exclude) and named in the device call's `carry`.
+# (.gitignore) and named in the device call's `carry`.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build-gpu}
@@ -57,6 +57,5 @@ done
 cp bench/torch_cuda_bench.py bench/compare_cuda.py "$stage/bench/"
 
 mkdir -p "$(dirname "$archive")"
-grep -qxF '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
 tar -C "$stage" -cJf "$archive" .
 echo "pack.sh: $archive, $(du -h "$archive" | cut -f1): carry .gpu and run: bash tests/cuda/gpu_check.sh $archive"
