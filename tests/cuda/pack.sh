@@ -11,9 +11,8 @@
 # The archive holds bin/ (the tests with [cuda] cases, four samples), bench/ (cuda_bench,
 # torch_cuda_bench.py, compare_cuda.py), lib/
 # (libtapeflow and what it and they need beyond glibc and libstdc++), data/ (Fashion-MNIST's
-# test half, 4.4 MB, which the samples read as both halves). About 20 MB, under the device
-# tool's 64 MiB; `.gpu/` is ignored by git
-# (.gitignore) and named in the device call's `carry`.
+# test half, 4.4 MB, which the samples read as both halves). About 12 MB, under the device
+# tool's 64 MiB; `.gpu/` is ignored by git (.gitignore) and named in the device call's `carry`.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build-gpu}
