@@ -5,13 +5,15 @@
 #include <functional>
 #include <limits>
 
+#include "../dispatch.hpp"
 #include "cpu_backend.hpp"
-#include "dispatch.hpp"
 #include "parallel.hpp"
 #include "strided.hpp"
 
 namespace tapeflow::cpu {
 
+using detail::dispatch_all;
+using detail::unsupported;
 using detail::BinaryKind;
 using detail::UnaryKind;
 using detail::View;

@@ -2,12 +2,14 @@
 #include <algorithm>
 #include <cstring>
 
+#include "../dispatch.hpp"
 #include "cpu_backend.hpp"
-#include "dispatch.hpp"
 #include "parallel.hpp"
 
 namespace tapeflow::cpu {
 
+using detail::dispatch_all;
+using detail::unsupported;
 using detail::View;
 
 namespace {

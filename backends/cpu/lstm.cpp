@@ -13,11 +13,12 @@
 #include <cstring>
 #include <vector>
 
+#include "../dispatch.hpp"
 #include "cpu_backend.hpp"
-#include "dispatch.hpp"
 
 namespace tapeflow::cpu {
 
+using detail::dispatch_floating;
 using detail::View;
 
 namespace {

@@ -8,11 +8,12 @@
 
 #include "../../tensor/shape.hpp"
 
+#include "../dispatch.hpp"
 #include "cpu_backend.hpp"
-#include "dispatch.hpp"
 
 namespace tapeflow::cpu {
 
+using detail::dispatch_floating;
 using detail::View;
 
 namespace {

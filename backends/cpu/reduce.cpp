@@ -3,13 +3,15 @@
 #include <limits>
 #include <vector>
 
+#include "../dispatch.hpp"
 #include "cpu_backend.hpp"
-#include "dispatch.hpp"
 #include "parallel.hpp"
 #include "strided.hpp"
 
 namespace tapeflow::cpu {
 
+using detail::dispatch_all;
+using detail::dispatch_floating;
 using detail::ReduceKind;
 using detail::SoftmaxKind;
 using detail::View;

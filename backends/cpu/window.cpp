@@ -9,12 +9,13 @@
 #include <limits>
 #include <type_traits>
 
+#include "../dispatch.hpp"
 #include "cpu_backend.hpp"
-#include "dispatch.hpp"
 #include "parallel.hpp"
 
 namespace tapeflow::cpu {
 
+using detail::dispatch_floating;
 using detail::View;
 using detail::Window2d;
 

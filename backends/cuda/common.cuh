@@ -12,6 +12,7 @@
 
 #include "../../tensor/error.hpp"
 #include "../../tensor/shape.hpp"
+#include "../dispatch.hpp"
 #include "cuda_backend.hpp"
 
 namespace tapeflow::cuda {
@@ -69,32 +70,9 @@ inline unsigned blocks_for(int64_t n) {
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); \
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
 
-[[noreturn]] inline void unsupported(const char* op, DType dtype) {
-  throw InternalError(std::string("cuda backend: ") + op + " has no " + dtype_name(dtype) +
-                      " kernel (the op layer should have refused this)");
-}
-
-/// f(T{}) with T the C++ type of `dtype`.
-template <typename F>
-decltype(auto) dispatch_all(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::Float32: return f(float{});
-    case DType::Float64: return f(double{});
-    case DType::Int64: return f(int64_t{});
-    case DType::Bool: return f(bool{});
-  }
-  throw InternalError("cuda backend: unknown dtype");
-}
-template <typename F>
-decltype(auto) dispatch_floating(DType dtype, const char* op, F&& f) {
-  switch (dtype) {
-    case DType::Float32: return f(float{});
-    case DType::Float64: return f(double{});
-    case DType::Int64:
-    case DType::Bool: break;
-  }
-  unsupported(op, dtype);
-}
+using detail::dispatch_all;
+using detail::dispatch_floating;
+using detail::unsupported;
 
 /// N strided operands over one shape, dims merged where every operand allows it (so a
 /// contiguous or scalar-broadcast call indexes with one division or none). Passed to kernels

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: MIT
+// dtype -> C++ type dispatch, for every backend's host code (the CUDA backend instantiates its
+// kernel templates through it too).
 #pragma once
 #include <string>
 
-#include "../../tensor/error.hpp"
-#include "../../tensor/dtype.hpp"
+#include "../tensor/dtype.hpp"
+#include "../tensor/error.hpp"
 
-namespace tapeflow::cpu {
+namespace tapeflow::detail {
 
 [[noreturn]] inline void unsupported(const char* op, DType dtype) {
-  throw InternalError(std::string("cpu backend: ") + op + " has no " + dtype_name(dtype) +
+  throw InternalError(std::string("backend: ") + op + " has no " + dtype_name(dtype) +
                       " kernel (the op layer should have refused this)");
 }
 
@@ -21,7 +23,7 @@ decltype(auto) dispatch_all(DType dtype, F&& f) {
     case DType::Int64: return f(int64_t{});
     case DType::Bool: return f(bool{});
   }
-  throw InternalError("cpu backend: unknown dtype");
+  throw InternalError("backend: unknown dtype");
 }
 
 template <typename F>
@@ -35,4 +37,4 @@ decltype(auto) dispatch_floating(DType dtype, const char* op, F&& f) {
   unsupported(op, dtype);
 }
 
-}  // namespace tapeflow::cpu
+}  // namespace tapeflow::detail
