@@ -35,12 +35,19 @@ std::vector<Pool>& pools() {
   return *p;
 }
 
+// Idle blocks may still be named by kernels queued on the stream: wait for it first (cudaFree
+// would too, implicitly). A block leaves the list before it is freed, so a failure part-way
+// leaves no freed pointer behind to be handed out again.
 void release(int device, Pool& pool) {
-  for (auto& [size, blocks] : pool.idle)
-    for (void* b : blocks) check(cudaFree(b), "cudaFree");
-  pool.idle.clear();
-  pool.idle_bytes = 0;
-  (void)device;
+  check(cudaStreamSynchronize(context(device).stream), "cudaFree");
+  for (auto it = pool.idle.begin(); it != pool.idle.end(); it = pool.idle.erase(it)) {
+    while (!it->second.empty()) {
+      void* b = it->second.back();
+      it->second.pop_back();
+      pool.idle_bytes -= it->first;
+      check(cudaFree(b), "cudaFree");
+    }
+  }
 }
 
 }  // namespace
@@ -91,7 +98,6 @@ void empty_cache() {
   for (std::size_t d = 0; d < all.size(); ++d) {
     std::lock_guard lock(all[d].mutex);
     if (all[d].idle_bytes == 0) continue;
-    context(static_cast<int>(d));
     release(static_cast<int>(d), all[d]);
   }
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// cuBLAS, loaded on the first GPU matmul instead of at program start. Linking libcublas would
+// cuBLAS, loaded when a GPU is first used instead of at program start. Linking libcublas would
 // map it and libcublasLt into every process that links tapeflow, GPU or not: about 220 MB of
 // resident memory and 0.1 s before main(), which every CPU user, the REPL and each test would
 // pay. So the few cuBLAS functions the backend calls are defined here (hidden: compiled with

@@ -76,7 +76,10 @@ Context& context(int device) {
   auto fresh = std::make_unique<Context>(Context{device, nullptr, nullptr});
   // Non-blocking: the legacy default stream would serialise with every other stream.
   check(cudaStreamCreateWithFlags(&fresh->stream, cudaStreamNonBlocking), "cudaStreamCreate");
-  check(cublasCreate(&fresh->blas), "cublasCreate");
+  if (const cublasStatus_t st = cublasCreate(&fresh->blas); st != CUBLAS_STATUS_SUCCESS) {
+    (void)cudaStreamDestroy(fresh->stream);
+    check(st, "cublasCreate");
+  }
   check(cublasSetStream(fresh->blas, fresh->stream), "cublasSetStream");
   slot.store(fresh.get(), std::memory_order_release);
   return *fresh.release();
