@@ -7,7 +7,6 @@
 // and each forwards to the real one, found with dlopen on first use.
 #include <dlfcn.h>
 
-#include <mutex>
 #include <string>
 
 #include "common.cuh"
