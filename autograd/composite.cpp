@@ -47,9 +47,12 @@ Tensor one_hot(const Tensor& indices, int64_t num_classes) {
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
   TAPEFLOW_CHECK(!tensors.empty(), ValueError, "stack", "needs at least one tensor");
   const int64_t d = kernel::normalize_axis("stack", dim, tensors[0].dim() + 1);
-  for (std::size_t i = 1; i < tensors.size(); ++i)
+  for (std::size_t i = 1; i < tensors.size(); ++i) {
     TAPEFLOW_CHECK(tensors[i].shape() == tensors[0].shape(), ShapeError, "stack", "tensor ", i,
                    " has shape ", tensors[i].shape(), " but tensor 0 has shape ", tensors[0].shape());
+    // Here rather than in concat below, so that the error names the op the caller used.
+    kernel::check_same_device("stack", tensors[0], tensors[i]);
+  }
   std::vector<Tensor> parts;
   parts.reserve(tensors.size());
   for (const Tensor& t : tensors) parts.push_back(t.unsqueeze(d));
