@@ -53,7 +53,7 @@ step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 --log-file "$
 runs=$(mktemp -d)
 step mlp "$root/bin/mlp" --device cuda --epochs 2 --data "$root/data" --logdir "$runs/mlp"
 step cnn "$root/bin/cnn" --device cuda --epochs 1 --data "$root/data" --logdir "$runs/cnn"
-step char_rnn "$root/bin/char_rnn" --device cuda --steps 200 --logdir "$runs/char_rnn"
+step char_rnn "$root/bin/char_rnn" --device cuda --steps 200 --text "$root/data/GPL-3" --logdir "$runs/char_rnn"
 step bench python3 "$root/bench/compare_cuda.py" "$root" --rounds 1 --markdown "$out/bench.md"
 
 if ((${#failed[@]})); then

@@ -11,8 +11,8 @@
 # The archive holds bin/ (the tests with [cuda] cases, four samples), bench/ (cuda_bench,
 # torch_cuda_bench.py, compare_cuda.py), lib/
 # (libtapeflow and what it and they need beyond glibc and libstdc++), data/ (Fashion-MNIST's
-# test half, 4.4 MB, which the samples read as both halves). About 12 MB, under the device
-# tool's 64 MiB; `.gpu/` is ignored by git (.gitignore) and named in the device call's `carry`.
+# test half, 4.4 MB, which the samples read as both halves, and char_rnn's GPL-3 text). About
+# 12 MB, under the device tool's 64 MiB; `.gpu/` is ignored by git (.gitignore) and named in the device call's `carry`.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build-gpu}
@@ -53,6 +53,7 @@ for f in t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
   cp "/usr/share/datasets/fashion-mnist/$f" "$stage/data/"
   ln -s "$f" "$stage/data/${f/t10k/train}"
 done
+cp /usr/share/common-licenses/GPL-3 "$stage/data/"  # char_rnn's text; a bare image may lack it
 cp bench/torch_cuda_bench.py bench/compare_cuda.py "$stage/bench/"
 
 mkdir -p "$(dirname "$archive")"
