@@ -9,10 +9,10 @@
 #
 # BUILD_DIR is configured (once) as a release build with CUDA, tests, samples and the benchmark.
 # The archive holds bin/ (the tests with [cuda] cases, four samples), bench/ (cuda_bench,
-# torch_cuda_bench.py, compare_cuda.py), lib/
-# (libtapeflow and what it and they need beyond glibc and libstdc++), data/ (Fashion-MNIST's
-# test half, 4.4 MB, which the samples read as both halves, and char_rnn's GPL-3 text). About
-# 12 MB, under the device tool's 64 MiB; `.gpu/` is ignored by git (.gitignore) and named in the device call's `carry`.
+# torch_cuda_bench.py, compare_cuda.py), lib/ (libtapeflow and what it and they need beyond
+# glibc and libstdc++), data/ (Fashion-MNIST's test half, 4.4 MB, which the samples read as
+# both halves, and char_rnn's GPL-3 text). About 12 MB, under the device tool's 64 MiB; `.gpu/`
+# is ignored by git (.gitignore) and named in the device call's `carry`.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build-gpu}
