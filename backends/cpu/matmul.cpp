@@ -3,11 +3,11 @@
 // translation unit for the same call.
 #include <cblas.h>
 
-#include <algorithm>
 #include <cstring>
 
 #include "../../tensor/shape.hpp"
 
+#include "../blas_layout.hpp"
 #include "../dispatch.hpp"
 #include "cpu_backend.hpp"
 
@@ -18,18 +18,15 @@ using detail::View;
 
 namespace {
 
-// How one operand's last two dims map onto BLAS: row-major as is (NoTrans) or its transpose.
+// The row-major CBLAS call takes each operand as laid out, or transposed.
 struct Operand {
   CBLAS_TRANSPOSE trans;
   int64_t ld;
 };
 
 Operand gemm_layout(const View& v) {
-  const int64_t rows = v.shape[v.rank - 2], cols = v.shape[v.rank - 1];
-  const int64_t rs = v.strides[v.rank - 2], cs = v.strides[v.rank - 1];
-  if (cs == 1 && (rs >= std::max<int64_t>(cols, 1) || rows == 1)) return {CblasNoTrans, std::max<int64_t>({rs, cols, 1})};
-  if (rs == 1 && (cs >= std::max<int64_t>(rows, 1) || cols == 1)) return {CblasTrans, std::max<int64_t>({cs, rows, 1})};
-  throw InternalError("cpu backend: matmul operand is not BLAS-compatible (the op layer should have made it contiguous)");
+  const detail::BlasOperand o = detail::blas_layout(v);
+  return {o.transposed ? CblasTrans : CblasNoTrans, o.ld};
 }
 
 }  // namespace

@@ -2,9 +2,9 @@
 // Batched GEMM through cuBLAS. cuBLAS is column-major: a row-major C = A·B is the column-major
 // Cᵀ = Bᵀ·Aᵀ, so the operands go in swapped. Batch dims that merge into one stride per operand
 // (the usual case, broadcast stride 0 included) are one strided-batched call.
-#include <algorithm>
 #include <climits>
 
+#include "../blas_layout.hpp"
 #include "common.cuh"
 
 namespace tapeflow::cuda {
@@ -13,18 +13,15 @@ using detail::View;
 
 namespace {
 
-// How an operand's last two dims map onto BLAS: row-major as is, or its transpose.
+// cuBLAS takes each operand as laid out, or transposed.
 struct Operand {
   cublasOperation_t op;
   int64_t ld;
 };
 
 Operand gemm_layout(const View& v) {
-  const int64_t rows = v.shape[v.rank - 2], cols = v.shape[v.rank - 1];
-  const int64_t rs = v.strides[v.rank - 2], cs = v.strides[v.rank - 1];
-  if (cs == 1 && (rs >= std::max<int64_t>(cols, 1) || rows == 1)) return {CUBLAS_OP_N, std::max<int64_t>({rs, cols, 1})};
-  if (rs == 1 && (cs >= std::max<int64_t>(rows, 1) || cols == 1)) return {CUBLAS_OP_T, std::max<int64_t>({cs, rows, 1})};
-  throw InternalError("cuda backend: matmul operand is not BLAS-compatible (the op layer should have made it contiguous)");
+  const detail::BlasOperand o = detail::blas_layout(v);
+  return {o.transposed ? CUBLAS_OP_T : CUBLAS_OP_N, o.ld};
 }
 
 int blas_int(int64_t v, const char* what) {
