@@ -21,6 +21,8 @@ import statistics
 import subprocess
 import sys
 
+from torch_cuda_bench import fmt_time  # beside this script; imports torch only in its main()
+
 GROUPS = ["^(sgemm|cublas_sgemm)/", "^add_chain/", "^mlp_(adam_)?step/", "^cnn_step/"]
 PER_OP = {"add_chain/recorded": 1000, "add_chain/no_grad": 1000}  # adds per iteration
 
@@ -75,13 +77,6 @@ def theirs(args, group):
         return {}, {}, why
     times = {b["name"]: b["times_s"] for b in data["benchmarks"] if re.search(args.filter, b["name"])}
     return times, data.get("context", {}), None
-
-
-def fmt_time(s):
-    for unit, f in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if s >= f:
-            return f"{s / f:.3g} {unit}"
-    return f"{s / 1e-9:.3g} ns"
 
 
 def main():
