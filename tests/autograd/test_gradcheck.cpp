@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "../grad_table.hpp"
+#include "../ops_by_name.hpp"
 
 using namespace tapeflow;
 using namespace tapeflow::test;
@@ -27,34 +28,6 @@ namespace {
 // Row names are "<op>" or "<op> <variant>"; the coverage check compares the part before ' '.
 std::string op_of(const std::string& row_name) { return row_name.substr(0, row_name.find(' ')); }
 
-const std::map<std::string, std::function<Tensor(const Tensor&)>>& unary_fns() {
-  static const std::map<std::string, std::function<Tensor(const Tensor&)>> m = {
-      {"neg", [](const Tensor& x) { return neg(x); }},
-      {"exp", [](const Tensor& x) { return exp(x); }},
-      {"log", [](const Tensor& x) { return log(x); }},
-      {"sqrt", [](const Tensor& x) { return sqrt(x); }},
-      {"abs", [](const Tensor& x) { return abs(x); }},
-      {"tanh", [](const Tensor& x) { return tanh(x); }},
-      {"sigmoid", [](const Tensor& x) { return sigmoid(x); }},
-      {"relu", [](const Tensor& x) { return relu(x); }},
-      {"erf", [](const Tensor& x) { return erf(x); }},
-  };
-  return m;
-}
-
-const std::map<std::string, std::function<Tensor(const Tensor&, const Tensor&)>>& binary_fns() {
-  static const std::map<std::string, std::function<Tensor(const Tensor&, const Tensor&)>> m = {
-      {"add", [](const Tensor& a, const Tensor& b) { return add(a, b); }},
-      {"sub", [](const Tensor& a, const Tensor& b) { return sub(a, b); }},
-      {"mul", [](const Tensor& a, const Tensor& b) { return mul(a, b); }},
-      {"div", [](const Tensor& a, const Tensor& b) { return div(a, b); }},
-      {"pow", [](const Tensor& a, const Tensor& b) { return pow(a, b); }},
-      {"maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); }},
-      {"minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); }},
-  };
-  return m;
-}
-
 // Row names must outlive the table: keep generated ones here.
 const char* intern(const std::string& s) {
   static std::set<std::string> pool;
@@ -62,8 +35,8 @@ const char* intern(const std::string& s) {
 }
 
 void add_unary_row(std::vector<GradCase>& rows, const std::string& name, Domain domain) {
-  auto it = unary_fns().find(name);
-  if (it == unary_fns().end()) return;  // no mapping: the coverage test reports it
+  auto it = unary_op_fns().find(name);
+  if (it == unary_op_fns().end()) return;  // no mapping: the coverage test reports it
   auto f = it->second;
   rows.push_back({intern(name), {{3, 4}}, [f](const std::vector<Tensor>& v) { return f(v[0]); },
                   domain});
@@ -72,8 +45,8 @@ void add_unary_row(std::vector<GradCase>& rows, const std::string& name, Domain 
 }
 
 void add_binary_row(std::vector<GradCase>& rows, const std::string& name, Domain domain) {
-  auto it = binary_fns().find(name);
-  if (it == binary_fns().end()) return;  // no mapping: the coverage test reports it
+  auto it = binary_op_fns().find(name);
+  if (it == binary_op_fns().end()) return;  // no mapping: the coverage test reports it
   auto f = it->second;
   Fn fn = [f](const std::vector<Tensor>& v) { return f(v[0], v[1]); };
   rows.push_back({intern(name), {{3, 4}, {3, 4}}, fn, domain});
@@ -266,7 +239,7 @@ TEST_CASE("autograd: every ops.def primitive has a gradient row", "[autograd][gr
   std::set<std::string> covered;
   for (const auto& row : cases()) covered.insert(op_of(row.name));
   for (const auto& op : primitives) {
-    INFO("ops.def op without a row in the gradcheck table (map it in unary_fns/binary_fns): " << op);
+    INFO("ops.def op without a row in the gradcheck table (map it in tests/ops_by_name.hpp): " << op);
     CHECK(covered.count(op) == 1);
   }
 }

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "../helpers.hpp"
+#include "../ops_by_name.hpp"
 
 using namespace tapeflow;
 using namespace tapeflow::test;
@@ -288,48 +289,15 @@ void check_parity(const std::vector<ParityRow>& rows, uint64_t seed, const std::
 
 // --- elementwise rows, generated from ops.def ------------------------------------------------
 
-using Unary = std::function<Tensor(const Tensor&)>;
-using Binary = std::function<Tensor(const Tensor&, const Tensor&)>;
-
-const std::map<std::string, Unary>& unary_ops() {
-  static const std::map<std::string, Unary> m = {
-      {"neg", [](const Tensor& x) { return neg(x); }},         {"exp", [](const Tensor& x) { return exp(x); }},
-      {"log", [](const Tensor& x) { return log(x); }},         {"sqrt", [](const Tensor& x) { return sqrt(x); }},
-      {"abs", [](const Tensor& x) { return abs(x); }},         {"tanh", [](const Tensor& x) { return tanh(x); }},
-      {"sigmoid", [](const Tensor& x) { return sigmoid(x); }}, {"relu", [](const Tensor& x) { return relu(x); }},
-      {"erf", [](const Tensor& x) { return erf(x); }},
-  };
-  return m;
-}
-
-const std::map<std::string, Binary>& binary_ops() {
-  static const std::map<std::string, Binary> m = {
-      {"add", [](const Tensor& a, const Tensor& b) { return add(a, b); }},
-      {"sub", [](const Tensor& a, const Tensor& b) { return sub(a, b); }},
-      {"mul", [](const Tensor& a, const Tensor& b) { return mul(a, b); }},
-      {"div", [](const Tensor& a, const Tensor& b) { return div(a, b); }},
-      {"pow", [](const Tensor& a, const Tensor& b) { return pow(a, b); }},
-      {"maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); }},
-      {"minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); }},
-      {"eq", [](const Tensor& a, const Tensor& b) { return eq(a, b); }},
-      {"ne", [](const Tensor& a, const Tensor& b) { return ne(a, b); }},
-      {"lt", [](const Tensor& a, const Tensor& b) { return lt(a, b); }},
-      {"le", [](const Tensor& a, const Tensor& b) { return le(a, b); }},
-      {"gt", [](const Tensor& a, const Tensor& b) { return gt(a, b); }},
-      {"ge", [](const Tensor& a, const Tensor& b) { return ge(a, b); }},
-  };
-  return m;
-}
-
 // Special values where the CPU's results are IEEE's or libm's: zeros of both signs, infinities,
 // NaN, a float32 subnormal (1e-40: a kernel that flushes subnormals to zero shows), large and
 // tiny arguments.
 const std::vector<double> kSpecial = {0.0, -0.0, kInf, -kInf, kNaN, 1e-40, 1e-30, 30.0, -30.0, 100.0, -100.0, 0.5};
 
 void add_unary_rows(std::vector<ParityRow>& rows, const std::string& name, Draw draw) {
-  auto it = unary_ops().find(name);
-  if (it == unary_ops().end()) return;  // the coverage test reports it
-  const Unary f = it->second;
+  auto it = unary_op_fns().find(name);
+  if (it == unary_op_fns().end()) return;  // the coverage test reports it
+  const UnaryFn f = it->second;
   auto row = [&](std::string variant, std::vector<In> in, ParityFn fn) {
     rows.push_back({name + " " + variant, std::move(in), std::move(fn)});
   };
@@ -351,9 +319,9 @@ void add_unary_rows(std::vector<ParityRow>& rows, const std::string& name, Draw 
 }
 
 void add_binary_rows(std::vector<ParityRow>& rows, const std::string& name, Draw draw, bool comparison) {
-  auto it = binary_ops().find(name);
-  if (it == binary_ops().end()) return;  // the coverage test reports it
-  const Binary f = it->second;
+  auto it = binary_op_fns().find(name);
+  if (it == binary_op_fns().end()) return;  // the coverage test reports it
+  const BinaryFn f = it->second;
   // Comparisons draw integers so that ties (eq, le, ge) actually happen.
   const Draw d = comparison ? Draw::Ints : draw;
   auto row = [&](std::string variant, std::vector<In> in, ParityFn fn, double tol_scale = 1.0) {
@@ -1181,7 +1149,7 @@ TEST_CASE("cuda: every ops.def primitive has parity rows", "[cuda][parity]") {
   std::map<std::string, int> covered;
   for (const auto& row : elementwise_rows()) ++covered[op_of(row.name)];
   for (const auto& op : primitives) {
-    INFO("ops.def op without parity rows (map it in unary_ops/binary_ops of test_cuda.cpp): " << op);
+    INFO("ops.def op without parity rows (map it in tests/ops_by_name.hpp): " << op);
     CHECK(covered[op] >= 8);
   }
 }
