@@ -31,7 +31,8 @@ Tensor sigmoid(const Tensor& x);
 Tensor relu(const Tensor& x);
 /// The Gauss error function (exact GELU is built on it).
 Tensor erf(const Tensor& x);
-/// Elementwise larger value; where equal, each side gets half the gradient.
+/// Elementwise larger value; where equal, each side gets half the gradient. A NaN on either side
+/// is the result (PyTorch's rule), so clamp passes NaN through too.
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
 /// Limits x to [min, max]; either bound may be omitted.

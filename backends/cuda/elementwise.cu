@@ -176,13 +176,13 @@ struct Pow {
   __device__ float operator()(float x, float y) const { return powf(x, y); }
   __device__ double operator()(double x, double y) const { return pow(x, y); }
 };
-struct Maximum {  // NaN in x wins, NaN in y loses: the CPU's rule, kept for parity
+struct Maximum {  // a NaN on either side is the result (x's when both are), as on the CPU
   template <typename T>
-  __device__ T operator()(T x, T y) const { return x < y ? y : x; }
+  __device__ T operator()(T x, T y) const { return x < y || (y != y && x == x) ? y : x; }
 };
 struct Minimum {
   template <typename T>
-  __device__ T operator()(T x, T y) const { return y < x ? y : x; }
+  __device__ T operator()(T x, T y) const { return y < x || (y != y && x == x) ? y : x; }
 };
 struct Eq {
   template <typename T>

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -387,6 +388,29 @@ TEST_CASE("broadcast: maximum, minimum and clamp", "[broadcast]") {
   require_values(x.relu(), {0, 0, 0, 0.5, 2});
   require_values(x.abs(), {2, 0.5, 0, 0.5, 2});
   require_values(sign(x), {-1, -1, 0, 1, 1});
+}
+
+TEST_CASE("broadcast: maximum, minimum and clamp propagate NaN from either side", "[broadcast]") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  Tensor a = tensor({1.0, nan, nan, -2.0});
+  Tensor b = tensor({nan, 1.0, nan, 3.0});
+  for (const Tensor& r : {maximum(a, b), maximum(b, a), minimum(a, b), minimum(b, a)}) {
+    const std::vector<double> v = r.to_vector<double>();
+    CHECK(std::isnan(v[0]));
+    CHECK(std::isnan(v[1]));
+    CHECK(std::isnan(v[2]));
+    CHECK_FALSE(std::isnan(v[3]));
+  }
+  CHECK(maximum(a, b).to_vector<double>()[3] == 3.0);
+  CHECK(minimum(b, a).to_vector<double>()[3] == -2.0);
+  // float32 through a broadcast scalar, both orders
+  Tensor f = tensor({static_cast<float>(nan), 0.5f});
+  Tensor one = full({}, 1.0, {.dtype = DType::Float32});
+  for (const Tensor& r : {maximum(f, one), maximum(one, f), clamp(f, 0.0, 0.25)}) {
+    const std::vector<float> v = r.to_vector<float>();
+    CHECK(std::isnan(v[0]));
+    CHECK_FALSE(std::isnan(v[1]));
+  }
 }
 
 TEST_CASE("broadcast: pow with a scalar and a tensor exponent", "[broadcast]") {
