@@ -19,7 +19,9 @@ namespace tapeflow::nn {
 /// Checks module.forward(inputs[0]) (exactly one input) with respect to every input that
 /// requires grad and every parameter of the module that requires grad, each in turn, with
 /// tapeflow::gradcheck's weighted loss and tolerances. Parameters and floating inputs must be
-/// Float64 on the CPU (DTypeError / DeviceError naming the offending parameter or input). The
+/// Float64 (DTypeError naming the offending parameter or input), on whatever device the module
+/// runs on: a module on the GPU is checked there (the differences are taken in float64 either
+/// way). The
 /// module is left exactly as it was: parameter and buffer values, gradients, requires_grad,
 /// the parameters' version counters, training mode, and the random generator (each evaluation
 /// replays the same random draws, so a Dropout in training mode is checked with one fixed mask;

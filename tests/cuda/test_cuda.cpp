@@ -11,6 +11,7 @@
 // the GPU from their own files (the test cases tagged [cuda] in test_gradcheck, test_layers_gradcheck,
 // test_conv and test_recurrent): `build/tests/<name> '[cuda]'`.
 #include <tapeflow/tapeflow.hpp>
+#include <tapeflow/testing.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -1275,6 +1276,53 @@ TEST_CASE("cuda: an MLP trains to the same loss on the GPU as on the CPU", "[cud
     for (std::size_t i = 0; i < cpu.weights.size(); ++i) worst = std::max(worst, std::abs(dev.weights[i] - cpu.weights[i]));
     INFO("largest weight difference " << worst);
     CHECK(worst <= 1e-3);
+  }
+}
+
+namespace {
+// Half of its weight's use is detached: the tape sees one path, central differences (which
+// perturb the weight where it lies, on the device) see both, so its gradient is wrong by half.
+struct HalfDetached : nn::Module {
+  Tensor w;
+  HalfDetached() : Module("HalfDetached") { w = register_parameter("w", randn({3, 2})); }
+  Tensor forward(const Tensor& x) override { return matmul(x, w) + matmul(x, w.detach()); }
+};
+}  // namespace
+
+TEST_CASE("cuda: module gradcheck checks a module on the device and leaves it as it was", "[cuda][gradcheck]") {
+  const Device other = parity_device("module gradcheck on cuda:0");
+  testing::SeedGuard seed(21);
+  nn::Sequential net(nn::Linear(3, 4), nn::Tanh(), nn::Linear(4, 2));
+  net.to(Float64);
+  net.to(other);
+  Tensor x = randn({5, 3}, {.dtype = Float64}).to(other).requires_grad_();
+  std::vector<std::vector<double>> values;
+  std::vector<uint32_t> versions;
+  for (auto& [name, p] : net.named_parameters()) {
+    REQUIRE(p.device() == other);
+    values.push_back(p.to_vector<double>());
+    versions.push_back(p.version());
+  }
+  CHECK(nn::gradcheck(net, {x}));
+  CHECK(nn::gradgradcheck(net, {x}));
+  std::size_t k = 0;
+  for (auto& [name, p] : net.named_parameters()) {
+    INFO(name);
+    CHECK(p.device() == other);
+    CHECK(p.to_vector<double>() == values[k]);
+    CHECK(p.version() == versions[k]);
+    ++k;
+  }
+
+  // The check can fail there: the half-detached weight's gradient is caught and named.
+  HalfDetached bad;
+  bad.to(Float64);
+  bad.to(other);
+  try {
+    nn::gradcheck(bad, {x.detach()});
+    FAIL("module gradcheck passed a gradient that is wrong by half on " << other);
+  } catch (const AutogradError& e) {
+    CHECK_THAT(e.what(), Contains("gradcheck(HalfDetached), checking the gradient with respect to parameter 'w' [3,2]"));
   }
 }
 
