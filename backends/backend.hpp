@@ -37,9 +37,15 @@ struct View {
   const int64_t* shape;
   const int64_t* strides;
 
-  int64_t numel() const {
+  int64_t numel() const { return product(0, rank); }
+  /// The operand seen as [outer(dim), shape[dim], inner(dim)] (softmax, indexing along dim).
+  int64_t outer(int dim) const { return product(0, dim); }
+  int64_t inner(int dim) const { return product(dim + 1, rank); }
+
+ private:
+  int64_t product(int from, int to) const {
     int64_t n = 1;
-    for (int i = 0; i < rank; ++i) n *= shape[i];
+    for (int i = from; i < to; ++i) n *= shape[i];
     return n;
   }
 };

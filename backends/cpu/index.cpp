@@ -13,13 +13,6 @@ using detail::unsupported;
 using detail::View;
 
 namespace {
-// x viewed as [outer, size(dim), inner] (contiguous, guaranteed by the op layer).
-void split(const View& v, int dim, int64_t& outer, int64_t& inner) {
-  outer = inner = 1;
-  for (int d = 0; d < dim; ++d) outer *= v.shape[d];
-  for (int d = dim + 1; d < v.rank; ++d) inner *= v.shape[d];
-}
-
 /// How many rows of `row_elems` elements make a parallel_for grain of kParallelGrain elements.
 int64_t rows_grain(int64_t row_elems) { return std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(row_elems, 1)); }
 
@@ -40,8 +33,7 @@ void gather_elements(T* dst, const T* src, const int64_t* idx, int64_t n_in, int
 }  // namespace
 
 void CpuBackend::index_select(const View& out, const View& x, int dim, const View& index) {
-  int64_t outer, inner;
-  split(x, dim, outer, inner);
+  const int64_t outer = x.outer(dim), inner = x.inner(dim);  // contiguous (the op layer)
   const int64_t n_in = x.shape[dim], n_idx = index.shape[0];
   const std::size_t es = element_size(x.dtype);
   const auto* idx = static_cast<const int64_t*>(index.data);
@@ -66,8 +58,7 @@ void CpuBackend::index_select(const View& out, const View& x, int dim, const Vie
 }
 
 void CpuBackend::index_add(const View& out, int dim, const View& index, const View& src) {
-  int64_t outer, inner;
-  split(out, dim, outer, inner);
+  const int64_t outer = out.outer(dim), inner = out.inner(dim);  // contiguous (the op layer)
   const int64_t n_out = out.shape[dim], n_idx = index.shape[0];
   const auto* idx = static_cast<const int64_t*>(index.data);
   dispatch_all(out.dtype, [&](auto zero) {

@@ -179,9 +179,7 @@ void CpuBackend::reduce(ReduceKind kind, const View& out, const View& x, const b
 void CpuBackend::softmax(SoftmaxKind kind, const View& out, const View& x, int dim) {
   dispatch_floating(x.dtype, "softmax", [&](auto zero) {
     using T = decltype(zero);
-    int64_t outer = 1, n = x.shape[dim], inner = 1;
-    for (int d = 0; d < dim; ++d) outer *= x.shape[d];
-    for (int d = dim + 1; d < x.rank; ++d) inner *= x.shape[d];
+    const int64_t outer = x.outer(dim), n = x.shape[dim], inner = x.inner(dim);
     const T* xp = static_cast<const T*>(x.data);
     T* yp = static_cast<T*>(out.data);
     parallel_for(outer * inner, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)),

@@ -9,13 +9,6 @@ using detail::View;
 
 namespace {
 
-// x viewed as [outer, size(dim), inner] (contiguous, guaranteed by the op layer).
-void split(const View& v, int dim, int64_t& outer, int64_t& inner) {
-  outer = inner = 1;
-  for (int d = 0; d < dim; ++d) outer *= v.shape[d];
-  for (int d = dim + 1; d < v.rank; ++d) inner *= v.shape[d];
-}
-
 // Copies elements as unsigned words of their size: a gather does not care what they hold.
 template <typename W>
 __global__ void gather(W* out, const W* x, const int64_t* idx, int64_t total, int64_t n_in, int64_t n_idx,
@@ -48,8 +41,7 @@ __global__ void scatter_add(T* out, const T* src, const int64_t* idx, int64_t to
 }  // namespace
 
 void CudaBackend::index_select(const View& out, const View& x, int dim, const View& index) {
-  int64_t outer, inner;
-  split(x, dim, outer, inner);
+  const int64_t outer = x.outer(dim), inner = x.inner(dim);  // contiguous (the op layer)
   const int64_t n_in = x.shape[dim], n_idx = index.shape[0], total = outer * n_idx * inner;
   if (total == 0) return;
   const auto* idx = static_cast<const int64_t*>(index.data);
@@ -73,8 +65,7 @@ void CudaBackend::index_select(const View& out, const View& x, int dim, const Vi
 }
 
 void CudaBackend::index_add(const View& out, int dim, const View& index, const View& src) {
-  int64_t outer, inner;
-  split(out, dim, outer, inner);
+  const int64_t outer = out.outer(dim), inner = out.inner(dim);  // contiguous (the op layer)
   const int64_t n_out = out.shape[dim], n_idx = index.shape[0], total = outer * n_idx * inner;
   if (total == 0) return;
   dispatch_all(out.dtype, [&](auto zero) {

@@ -301,9 +301,7 @@ void CudaBackend::reduce(ReduceKind kind, const View& out, const View& x, const 
 void CudaBackend::softmax(SoftmaxKind kind, const View& out, const View& x, int dim) {
   dispatch_floating(x.dtype, "softmax", [&](auto zero) {
     using T = decltype(zero);
-    int64_t outer = 1, n = x.shape[dim], inner = 1;
-    for (int d = 0; d < dim; ++d) outer *= x.shape[d];
-    for (int d = dim + 1; d < x.rank; ++d) inner *= x.shape[d];
+    const int64_t outer = x.outer(dim), n = x.shape[dim], inner = x.inner(dim);
     const int64_t rows = outer * inner;
     if (rows == 0 || n == 0) return;
     softmax_kernel<T><<<row_blocks(rows), kThreads, 0, context(index_).stream>>>(
