@@ -56,6 +56,21 @@ struct Window2d {
   int64_t kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
 };
 
+/// The scalars of one SGD step on one parameter, as SGD::step combines them (optim/).
+struct SGDScalars {
+  double lr, momentum, dampening, weight_decay;
+  bool nesterov;
+};
+
+/// The scalars of one Adam or AdamW step on one parameter, as Adam::step combines them.
+struct AdamScalars {
+  double beta1, beta2, eps;
+  double weight_decay;  ///< L2 term added to the gradient (Adam); 0 for none
+  double decay_factor;  ///< p is first scaled by this (AdamW's 1 - lr·wd); 1 for none
+  double bias_correction2_sqrt;
+  double step_size;  ///< lr / bias_correction1
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -118,6 +133,19 @@ class Backend {
   /// out [N, C, H, W] = zeros with src [N, C, K...] added at index per plane (index -1: not
   /// added): plane_gather's adjoint.
   virtual void plane_scatter_add(const View& out, const View& index, const View& src) = 0;
+
+  // optimizer updates: optim/'s fused path, one pass over a parameter instead of a dozen tensor
+  // ops. Every operand is contiguous, of p's floating dtype and shape, in a buffer of its own;
+  // an absent one has null data. The float operations and their order are those of the
+  // optimizer's tensor-op formulation, each rounded on its own (no fused multiply-add), so
+  // both paths give the same bits.
+  /// SGD: p -= lr·d, with d the gradient plus weight decay, through the momentum buffer when
+  /// it has data (`first_step`: the buffer is set to d rather than updated).
+  virtual void sgd_update(const View& p, const View& grad, const View& momentum_buffer, bool first_step,
+                          const SGDScalars& s) = 0;
+  /// Adam/AdamW: updates p, exp_avg, exp_avg_sq and, when it has data, max_exp_avg_sq (AMSGrad).
+  virtual void adam_update(const View& p, const View& grad, const View& exp_avg, const View& exp_avg_sq,
+                           const View& max_exp_avg_sq, const AdamScalars& s) = 0;
 };
 
 /// The backend serving `device`; throws DeviceError when this build or machine lacks it.

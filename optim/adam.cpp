@@ -5,8 +5,8 @@
 
 #include "../autograd/tape.hpp"
 #include "../tensor/ops.hpp"
-#include "detail/adam_update.hpp"
 #include "detail/check.hpp"
+#include "detail/fused_update.hpp"
 
 namespace tapeflow::optim {
 

@@ -4,7 +4,7 @@
 #include "../autograd/tape.hpp"
 #include "../tensor/ops.hpp"
 #include "detail/check.hpp"
-#include "detail/sgd_update.hpp"
+#include "detail/fused_update.hpp"
 
 namespace tapeflow::optim {
 

@@ -53,6 +53,11 @@ class CudaBackend final : public detail::Backend {
                   const detail::Window2d& w) override;
   void plane_gather(const detail::View& out, const detail::View& x, const detail::View& index) override;
   void plane_scatter_add(const detail::View& out, const detail::View& index, const detail::View& src) override;
+  void sgd_update(const detail::View& p, const detail::View& grad, const detail::View& momentum_buffer,
+                  bool first_step, const detail::SGDScalars& s) override;
+  void adam_update(const detail::View& p, const detail::View& grad, const detail::View& exp_avg,
+                   const detail::View& exp_avg_sq, const detail::View& max_exp_avg_sq,
+                   const detail::AdamScalars& s) override;
 
  private:
   int index_;

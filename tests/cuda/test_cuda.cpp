@@ -1279,6 +1279,94 @@ TEST_CASE("cuda: an MLP trains to the same loss on the GPU as on the CPU", "[cud
   }
 }
 
+// --- optimizers ----------------------------------------------------------------------------------
+
+namespace {
+
+struct OptimizerRow {
+  std::string name;
+  std::function<std::unique_ptr<optim::Optimizer>(const Tensor&)> make;
+  std::vector<std::string> state;  ///< state_dict entries of parameter 0, compared too
+};
+
+std::vector<OptimizerRow> fused_optimizer_rows() {
+  std::vector<OptimizerRow> rows;
+  const auto sgd = [&](const std::string& name, optim::SGDOptions o) {
+    rows.push_back({"SGD " + name, [o](const Tensor& p) { return std::make_unique<optim::SGD>(std::vector<Tensor>{p}, o); },
+                    o.momentum != 0 ? std::vector<std::string>{"momentum_buffer"} : std::vector<std::string>{}});
+  };
+  sgd("plain", {.lr = 0.05});
+  sgd("weight decay", {.lr = 0.05, .weight_decay = 0.1});
+  sgd("momentum", {.lr = 0.05, .momentum = 0.9});
+  sgd("momentum, dampening, decay", {.lr = 0.05, .momentum = 0.9, .dampening = 0.3, .weight_decay = 0.1});
+  sgd("nesterov", {.lr = 0.05, .momentum = 0.9, .weight_decay = 0.1, .nesterov = true});
+  for (const bool amsgrad : {false, true}) {
+    std::vector<std::string> state = {"exp_avg", "exp_avg_sq"};
+    if (amsgrad) state.push_back("max_exp_avg_sq");
+    const std::string ams = amsgrad ? ", AMSGrad" : "";
+    for (const double wd : {0.0, 0.1}) {
+      const optim::AdamOptions a{.lr = 0.05, .weight_decay = wd, .amsgrad = amsgrad};
+      rows.push_back({(wd == 0 ? "Adam" : "Adam, weight decay 0.1") + ams,
+                      [a](const Tensor& p) { return std::make_unique<optim::Adam>(std::vector<Tensor>{p}, a); }, state});
+    }
+    const optim::AdamWOptions w{.lr = 0.05, .weight_decay = 0.1, .amsgrad = amsgrad};
+    rows.push_back({"AdamW, weight decay 0.1" + ams, [w](const Tensor& p) { return std::make_unique<optim::AdamW>(std::vector<Tensor>{p}, w); },
+                    state});
+  }
+  return rows;
+}
+
+}  // namespace
+
+// SGD and Adam update a contiguous parameter with one backend kernel (optim/detail/fused_update)
+// and anything else through tensor ops. On either device, both paths must give the CPU's fused
+// result bit for bit: otherwise a parameter's trajectory would depend on its layout or device.
+// The same gradients are fed to all four, one of them with a NaN (AMSGrad's maximum keeps it).
+TEST_CASE("cuda: SGD and Adam steps give the same bits fused or in tensor ops, on the CPU and the device",
+          "[cuda][optim]") {
+  const Device other = parity_device("fused optimizer steps on cuda:0");
+  for (const DType dtype : {Float32, Float64}) {
+    for (const OptimizerRow& row : fused_optimizer_rows()) {
+      INFO(row.name << ", " << dtype_name(dtype) << ", CPU against " << other);
+      manual_seed(21);
+      const Tensor start = randn({33, 7}, {.dtype = dtype});
+      std::vector<Tensor> grads;
+      for (int k = 0; k < 4; ++k) grads.push_back(randn({33, 7}, {.dtype = dtype}));
+      std::vector<double> with_nan = grads[2].to_vector<double>();
+      with_nan[29] = std::numeric_limits<double>::quiet_NaN();
+      grads[2] = tensor(with_nan, {33, 7}, {.dtype = dtype});
+
+      // Contiguous parameters take the fused kernel, transposed copies the tensor ops.
+      std::vector<Tensor> params = {start.clone(), start.t().contiguous().t(), start.clone().to(other),
+                                    start.t().to(other).contiguous().t()};
+      REQUIRE(params[0].is_contiguous());
+      REQUIRE(!params[1].is_contiguous());
+      REQUIRE(params[2].is_contiguous());
+      REQUIRE(!params[3].is_contiguous());
+      std::vector<std::unique_ptr<optim::Optimizer>> opts;
+      for (Tensor& p : params) opts.push_back(row.make(p.requires_grad_()));
+      for (const Tensor& g : grads) {
+        for (std::size_t i = 0; i < params.size(); ++i) {
+          params[i].set_grad(g.to(params[i].device()));
+          opts[i]->step();
+        }
+      }
+      CHECK(!testing::allclose(params[0], start, 0.0, 0.0, true));  // it moved
+      const char* paths[] = {"CPU fused", "CPU tensor ops", "device fused", "device tensor ops"};
+      for (std::size_t i = 1; i < params.size(); ++i) {
+        INFO(paths[i] << " against " << paths[0]);
+        CHECK(params[i].device() == (i < 2 ? Device::cpu() : other));
+        CHECK(testing::allclose(params[i], params[0], 0.0, 0.0, true));
+        for (const std::string& name : row.state) {
+          INFO("state " << name);
+          CHECK(testing::allclose(opts[i]->state_dict().at("state.0." + name),
+                                  opts[0]->state_dict().at("state.0." + name), 0.0, 0.0, true));
+        }
+      }
+    }
+  }
+}
+
 namespace {
 // Half of its weight's use is detached: the tape sees one path, central differences (which
 // perturb the weight where it lies, on the device) see both, so its gradient is wrong by half.

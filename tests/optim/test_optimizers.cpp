@@ -829,7 +829,7 @@ TEST_CASE("optim: operator<< prints PyTorch's repr, each group's options in stru
         "    weight_decay: 0\n    nesterov: false\n)");
 }
 
-// Adam and AdamW update a contiguous CPU parameter in one fused loop (optim/detail/adam_update)
+// Adam and AdamW update a contiguous parameter in one fused pass (optim/detail/fused_update)
 // and anything else through tensor ops; the two must agree bit for bit, or a parameter's
 // trajectory would depend on its memory layout.
 TEST_CASE("optim: Adam's fused update gives the tensor-op update's exact bits", "[optim]") {
@@ -866,7 +866,7 @@ TEST_CASE("optim: Adam's fused update gives the tensor-op update's exact bits", 
   }
 }
 
-// SGD updates a contiguous CPU parameter in one fused loop (optim/detail/sgd_update) and anything
+// SGD updates a contiguous parameter in one fused pass (optim/detail/fused_update) and anything
 // else through tensor ops: bit for bit the same, with every option that changes the loop.
 TEST_CASE("optim: SGD's fused update gives the tensor-op update's exact bits", "[optim]") {
   const std::vector<optim::SGDOptions> variants = {
