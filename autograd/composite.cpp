@@ -2,6 +2,7 @@
 // Ops built from primitives only: no kernels, no backward rules of their own.
 #include "../tensor/detail/check.hpp"
 #include "../tensor/detail/kernels.hpp"
+#include "detail/index_range.hpp"
 #include "detail/node.hpp"
 
 namespace tapeflow {
@@ -35,11 +36,8 @@ Tensor one_hot(const Tensor& indices, int64_t num_classes) {
   Shape out_shape = indices.shape();
   out_shape.push_back(num_classes);
   shape_numel(out_shape, "one_hot");  // before arange(num_classes) allocates anything
-  if (indices.numel() > 0) {
-    const int64_t lo = min(indices).item<int64_t>(), hi = max(indices).item<int64_t>();
-    TAPEFLOW_CHECK(lo >= 0 && hi < num_classes, ValueError, "one_hot", "index ", lo < 0 ? lo : hi,
-                   " is out of range for ", num_classes, " classes");
-  }
+  if (const auto bad = detail::index_out_of_range(indices, num_classes))
+    detail::fail<ValueError>("one_hot", "index ", *bad, " is out of range for ", num_classes, " classes");
   Tensor classes = arange(0, static_cast<double>(num_classes), 1, {.dtype = DType::Int64, .device = indices.device()});
   return kernel::cast(kernel::binary(BinaryKind::Eq, indices.unsqueeze(-1), classes), DType::Int64);
 }

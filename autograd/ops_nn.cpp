@@ -3,6 +3,7 @@
 // large logits (the kernels subtract the row maximum).
 #include "../tensor/detail/check.hpp"
 #include "../tensor/detail/kernels.hpp"
+#include "detail/index_range.hpp"
 #include "detail/node.hpp"
 
 namespace tapeflow {
@@ -86,11 +87,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets) {
                  " and ", targets.shape());
   kernel::check_same_device("cross_entropy", logits, targets);
   const int64_t classes = logits.shape()[1];
-  if (targets.numel() > 0) {
-    const int64_t lo = min(targets).item<int64_t>(), hi = max(targets).item<int64_t>();
-    TAPEFLOW_CHECK(lo >= 0 && hi < classes, ValueError, "cross_entropy", "target ", lo < 0 ? lo : hi,
-                   " is out of range for ", classes, " classes");
-  }
+  if (const auto bad = detail::index_out_of_range(targets, classes))
+    detail::fail<ValueError>("cross_entropy", "target ", *bad, " is out of range for ", classes, " classes");
   return apply2<CrossEntropy>(logits, targets);
 }
 

@@ -6,6 +6,7 @@
 
 #include "../tensor/detail/check.hpp"
 #include "../tensor/detail/kernels.hpp"
+#include "detail/index_range.hpp"
 #include "detail/node.hpp"
 #include "tape.hpp"
 
@@ -296,11 +297,9 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   TAPEFLOW_CHECK(x.dim() > 0, ShapeError, "index_select", "cannot index a 0-d tensor");
   dim = kernel::normalize_axis("index_select", dim, x.dim());
   Tensor idx = index.reshape({-1});
-  if (idx.numel() > 0) {
-    const int64_t lo = min(idx).item<int64_t>(), hi = max(idx).item<int64_t>();
-    TAPEFLOW_CHECK(lo >= 0 && hi < x.shape()[dim], ValueError, "index_select", "index ",
-                   lo < 0 ? lo : hi, " is out of range for dimension ", dim, " of size ", x.shape()[dim]);
-  }
+  if (const auto bad = detail::index_out_of_range(idx, x.shape()[dim]))
+    detail::fail<ValueError>("index_select", "index ", *bad, " is out of range for dimension ", dim, " of size ",
+                             x.shape()[dim]);
   return apply1<IndexSelect>(x, dim, idx);
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "embedding.hpp"
 
+#include "../autograd/detail/index_range.hpp"
 #include "../autograd/tape.hpp"
 #include "../tensor/ops.hpp"
 #include "init.hpp"
@@ -28,13 +29,10 @@ Tensor functional::embedding(const Tensor& indices, const Tensor& weight, std::o
     throw DTypeError(std::string("embedding: indices must be Int64, got ") + dtype_name(indices.dtype()));
   const int64_t n = weight.size(0);
   Tensor flat = indices.reshape({-1});
-  if (flat.numel() > 0) {
-    const int64_t lo = min(flat).item<int64_t>(), hi = max(flat).item<int64_t>();
-    if (lo < 0 || hi >= n)
-      throw ValueError("embedding: index " + std::to_string(lo < 0 ? lo : hi) + " is out of range for " +
-                       std::to_string(n) + " embeddings (valid indices are 0.." + std::to_string(n - 1) +
-                       "; indices shape " + shape_str(indices.shape()) + ")");
-  }
+  if (const auto bad = detail::index_out_of_range(flat, n))
+    throw ValueError("embedding: index " + std::to_string(*bad) + " is out of range for " + std::to_string(n) +
+                     " embeddings (valid indices are 0.." + std::to_string(n - 1) + "; indices shape " +
+                     shape_str(indices.shape()) + ")");
   Tensor rows = index_select(weight, 0, flat);
   if (padding_idx && weight.requires_grad() && is_grad_enabled()) {
     // The padding row keeps its value but takes no gradient: select it from a detached copy.

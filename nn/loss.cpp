@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "../autograd/detail/index_range.hpp"
 #include "../autograd/tape.hpp"
 
 namespace tapeflow::nn {
@@ -35,12 +36,9 @@ Tensor pick(const char* op, const Tensor& log_probs, const Tensor& targets) {
   if (targets.dtype() != Int64)
     throw DTypeError(std::string(op) + ": targets must be int64 class indices, got " + dtype_name(targets.dtype()));
   const int64_t n = log_probs.size(0), c = log_probs.size(1);
-  if (n > 0) {
-    const int64_t lo = min(targets).item<int64_t>(), hi = max(targets).item<int64_t>();
-    if (lo < 0 || hi >= c)
-      throw ValueError(std::string(op) + ": target " + std::to_string(lo < 0 ? lo : hi) + " is out of range for " +
-                       std::to_string(c) + " classes");
-  }
+  if (const auto bad = detail::index_out_of_range(targets, c))
+    throw ValueError(std::string(op) + ": target " + std::to_string(*bad) + " is out of range for " +
+                     std::to_string(c) + " classes");
   Tensor rows = arange(0, static_cast<double>(n), 1, {.dtype = Int64, .device = targets.device()});
   return index_select(log_probs.reshape({-1}), 0, rows * c + targets);
 }
