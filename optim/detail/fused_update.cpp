@@ -31,7 +31,9 @@ bool fusable(const Tensor& p, std::initializer_list<const Tensor*> others) {
 }
 
 /// An absent buffer is a view with null data.
-View view_of(const Tensor& t) { return t.defined() ? t.impl()->view() : View{nullptr, DType::Float32, 0, nullptr, nullptr}; }
+View view_of(const Tensor& t) {
+  return t.defined() ? t.impl()->view() : View{nullptr, DType::Float32, 0, nullptr, nullptr};
+}
 
 /// Writes by a backend kernel bypass the version counters: bump them as the in-place ops
 /// would, so a tape entry that saved one of these tensors still notices.

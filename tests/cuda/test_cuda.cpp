@@ -1292,7 +1292,8 @@ struct OptimizerRow {
 std::vector<OptimizerRow> fused_optimizer_rows() {
   std::vector<OptimizerRow> rows;
   const auto sgd = [&](const std::string& name, optim::SGDOptions o) {
-    rows.push_back({"SGD " + name, [o](const Tensor& p) { return std::make_unique<optim::SGD>(std::vector<Tensor>{p}, o); },
+    rows.push_back({"SGD " + name,
+                    [o](const Tensor& p) { return std::make_unique<optim::SGD>(std::vector<Tensor>{p}, o); },
                     o.momentum != 0 ? std::vector<std::string>{"momentum_buffer"} : std::vector<std::string>{}});
   };
   sgd("plain", {.lr = 0.05});
@@ -1307,10 +1308,12 @@ std::vector<OptimizerRow> fused_optimizer_rows() {
     for (const double wd : {0.0, 0.1}) {
       const optim::AdamOptions a{.lr = 0.05, .weight_decay = wd, .amsgrad = amsgrad};
       rows.push_back({(wd == 0 ? "Adam" : "Adam, weight decay 0.1") + ams,
-                      [a](const Tensor& p) { return std::make_unique<optim::Adam>(std::vector<Tensor>{p}, a); }, state});
+                      [a](const Tensor& p) { return std::make_unique<optim::Adam>(std::vector<Tensor>{p}, a); },
+                      state});
     }
     const optim::AdamWOptions w{.lr = 0.05, .weight_decay = 0.1, .amsgrad = amsgrad};
-    rows.push_back({"AdamW, weight decay 0.1" + ams, [w](const Tensor& p) { return std::make_unique<optim::AdamW>(std::vector<Tensor>{p}, w); },
+    rows.push_back({"AdamW, weight decay 0.1" + ams,
+                    [w](const Tensor& p) { return std::make_unique<optim::AdamW>(std::vector<Tensor>{p}, w); },
                     state});
   }
   return rows;
