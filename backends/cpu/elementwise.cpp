@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "../dispatch.hpp"
+#include "../extrema.hpp"
 #include "cpu_backend.hpp"
 #include "parallel.hpp"
 #include "strided.hpp"
@@ -140,12 +141,8 @@ void binary_typed(BinaryKind kind, const View& out, const View& a, const View& b
     case BinaryKind::Pow:
       if constexpr (fp) return run_binary<T, T>(out, a, b, [](T x, T y) { return std::pow(x, y); });
       break;
-    // A NaN on either side is the result (x's when both are), as in PyTorch and NumPy's maximum;
-    // `x < y ? y : x` alone would answer maximum(1, NaN) = 1 but maximum(NaN, 1) = NaN.
-    case BinaryKind::Maximum:
-      return run_binary<T, T>(out, a, b, [](T x, T y) { return x < y || (y != y && x == x) ? y : x; });
-    case BinaryKind::Minimum:
-      return run_binary<T, T>(out, a, b, [](T x, T y) { return y < x || (y != y && x == x) ? y : x; });
+    case BinaryKind::Maximum: return run_binary<T, T>(out, a, b, [](T x, T y) { return detail::nan_maximum(x, y); });
+    case BinaryKind::Minimum: return run_binary<T, T>(out, a, b, [](T x, T y) { return detail::nan_minimum(x, y); });
     case BinaryKind::Eq: return run_binary<bool, T>(out, a, b, [](T x, T y) { return x == y; });
     case BinaryKind::Ne: return run_binary<bool, T>(out, a, b, [](T x, T y) { return x != y; });
     case BinaryKind::Lt: return run_binary<bool, T>(out, a, b, [](T x, T y) { return x < y; });

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "../dispatch.hpp"
+#include "../extrema.hpp"
 #include "cpu_backend.hpp"
 #include "parallel.hpp"
 
@@ -58,10 +59,7 @@ void CpuBackend::adam_update(const View& p_v, const View& g_v, const View& m_v, 
         m[k] = m[k] * b1 + gk * c1;
         v[k] = v[k] * b2 + gk * gk * c2;
         T second = v[k];
-        if (mx) {  // maximum(): a NaN on either side is the result
-          const T x = mx[k], y = v[k];
-          second = mx[k] = x < y || (y != y && x == x) ? y : x;
-        }
+        if (mx) second = mx[k] = detail::nan_maximum(mx[k], v[k]);  // as maximum() does
         const T denom = std::sqrt(second) / bc2 + eps;
         p[k] = p[k] - m[k] / denom * step;
       }

@@ -5,6 +5,7 @@
 // everything but the transcendental functions.
 #include <cstdint>
 
+#include "../extrema.hpp"
 #include "common.cuh"
 
 namespace tapeflow::cuda {
@@ -176,13 +177,13 @@ struct Pow {
   __device__ float operator()(float x, float y) const { return powf(x, y); }
   __device__ double operator()(double x, double y) const { return pow(x, y); }
 };
-struct Maximum {  // a NaN on either side is the result (x's when both are), as on the CPU
+struct Maximum {
   template <typename T>
-  __device__ T operator()(T x, T y) const { return x < y || (y != y && x == x) ? y : x; }
+  __device__ T operator()(T x, T y) const { return detail::nan_maximum(x, y); }
 };
 struct Minimum {
   template <typename T>
-  __device__ T operator()(T x, T y) const { return y < x || (y != y && x == x) ? y : x; }
+  __device__ T operator()(T x, T y) const { return detail::nan_minimum(x, y); }
 };
 struct Eq {
   template <typename T>

@@ -4,6 +4,7 @@
 // and their order are the CPU loop's (cpu/optimizer_update.cpp), products rounded on their own
 // so nvcc cannot contract them into FMAs that the tensor-op path, one op per kernel, never
 // sees; sqrt and division are IEEE-rounded (nvcc's defaults). So all four paths agree bit for bit.
+#include "../extrema.hpp"
 #include "common.cuh"
 
 namespace tapeflow::cuda {
@@ -47,10 +48,7 @@ __global__ void adam_kernel(T* p, const T* g, T* m, T* v, T* mx, int64_t n, Adam
     m[k] = mul(m[k], b1) + mul(gk, c1);
     v[k] = mul(v[k], b2) + mul(mul(gk, gk), c2);
     T second = v[k];
-    if (mx) {  // maximum(): a NaN on either side is the result
-      const T x = mx[k], y = v[k];
-      second = mx[k] = x < y || (y != y && x == x) ? y : x;
-    }
+    if (mx) second = mx[k] = detail::nan_maximum(mx[k], v[k]);  // as maximum() does
     const T denom = root(second) / bc2 + eps;
     p[k] = p[k] - mul(m[k] / denom, step);
   }
