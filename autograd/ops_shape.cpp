@@ -289,18 +289,32 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
   return apply1<Slice>(x, dim, start, end, step);
 }
 
-Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+namespace {
+
+/// index_select's checks short of the indices' range (which reads them); returns dim normalized.
+int64_t check_index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   TAPEFLOW_CHECK(index.dtype() == DType::Int64, DTypeError, "index_select", "index must be int64, got ",
                  index.dtype());
   TAPEFLOW_CHECK(index.dim() <= 1, ShapeError, "index_select", "index must be 1-d, got shape ", index.shape());
   kernel::check_same_device("index_select", x, index);
   TAPEFLOW_CHECK(x.dim() > 0, ShapeError, "index_select", "cannot index a 0-d tensor");
-  dim = kernel::normalize_axis("index_select", dim, x.dim());
+  return kernel::normalize_axis("index_select", dim, x.dim());
+}
+
+}  // namespace
+
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+  dim = check_index_select(x, dim, index);
   Tensor idx = index.reshape({-1});
   if (const auto bad = detail::index_out_of_range(idx, x.shape()[dim]))
     detail::fail<ValueError>("index_select", "index ", *bad, " is out of range for dimension ", dim, " of size ",
                              x.shape()[dim]);
   return apply1<IndexSelect>(x, dim, idx);
+}
+
+Tensor detail::index_select_in_range(const Tensor& x, int64_t dim, const Tensor& index) {
+  dim = check_index_select(x, dim, index);
+  return apply1<IndexSelect>(x, dim, index.reshape({-1}));
 }
 
 Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {

@@ -33,12 +33,12 @@ Tensor functional::embedding(const Tensor& indices, const Tensor& weight, std::o
     throw ValueError("embedding: index " + std::to_string(*bad) + " is out of range for " + std::to_string(n) +
                      " embeddings (valid indices are 0.." + std::to_string(n - 1) + "; indices shape " +
                      shape_str(indices.shape()) + ")");
-  Tensor rows = index_select(weight, 0, flat);
+  Tensor rows = detail::index_select_in_range(weight, 0, flat);
   if (padding_idx && weight.requires_grad() && is_grad_enabled()) {
     // The padding row keeps its value but takes no gradient: select it from a detached copy.
     const int64_t p = normalize_padding_idx("embedding", *padding_idx, n);
     Tensor keep = (flat != static_cast<double>(p)).unsqueeze(1);
-    rows = where(keep, rows, index_select(weight.detach(), 0, flat));
+    rows = where(keep, rows, detail::index_select_in_range(weight.detach(), 0, flat));
   }
   Shape out = indices.shape();
   out.push_back(weight.size(1));

@@ -40,7 +40,8 @@ Tensor pick(const char* op, const Tensor& log_probs, const Tensor& targets) {
     throw ValueError(std::string(op) + ": target " + std::to_string(*bad) + " is out of range for " +
                      std::to_string(c) + " classes");
   Tensor rows = arange(0, static_cast<double>(n), 1, {.dtype = Int64, .device = targets.device()});
-  return index_select(log_probs.reshape({-1}), 0, rows * c + targets);
+  // Every targets[i] is in [0, c), so every row·c + targets[i] is inside the n·c elements.
+  return detail::index_select_in_range(log_probs.reshape({-1}), 0, rows * c + targets);
 }
 
 }  // namespace
