@@ -1355,6 +1355,12 @@ TEST_CASE("cuda: SGD and Adam steps give the same bits fused or in tensor ops, o
         }
       }
       CHECK(!testing::allclose(params[0], start, 0.0, 0.0, true));  // it moved
+      // Equal bits alone cannot tell the paths apart. The versions can, for AdamW: its tensor ops
+      // write the parameter twice a step (mul_, sub_), its fused kernel once. Every row's device
+      // parameters must have been written as often as their CPU twins.
+      CHECK(params[2].version() == params[0].version());
+      CHECK(params[3].version() == params[1].version());
+      if (row.name.starts_with("AdamW")) CHECK(params[0].version() != params[1].version());
       const char* paths[] = {"CPU fused", "CPU tensor ops", "device fused", "device tensor ops"};
       for (std::size_t i = 1; i < params.size(); ++i) {
         INFO(paths[i] << " against " << paths[0]);
