@@ -14,55 +14,71 @@ namespace tapeflow::cpu {
 
 using detail::View;
 
-void CpuBackend::sgd_update(const View& p_v, const View& g_v, const View& buf_v, bool first_step,
+namespace {
+
+// Each loop takes its buffers as __restrict pointers and its scalars by value. Inside a lambda
+// that captures them by reference, every store through p might change lr or momentum, so GCC
+// reloaded them per element and kept the loop scalar: twice the time the memory traffic needs.
+// The buffers are distinct (optim/detail/fused_update checks it), so __restrict holds. The
+// callers round the scalars to T first, as a C++ scalar meeting a tensor does.
+
+template <typename T>
+void sgd_loop(int64_t begin, int64_t end, T* __restrict p, const T* __restrict g, T* __restrict buf, T lr, T wd,
+              T momentum, T keep, bool decay, bool nesterov, bool first_step) {
+  for (int64_t k = begin; k < end; ++k) {
+    T d = g[k];
+    if (decay) d = d + p[k] * wd;
+    if (buf) {
+      buf[k] = first_step ? d : buf[k] * momentum + d * keep;
+      d = nesterov ? d + buf[k] * momentum : buf[k];
+    }
+    p[k] = p[k] - d * lr;
+  }
+}
+
+template <typename T>
+void adam_loop(int64_t begin, int64_t end, T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v,
+               T* __restrict mx, T b1, T c1, T b2, T c2, T wd, T decay, T bc2, T eps, T step, bool l2,
+               bool decoupled) {
+  for (int64_t k = begin; k < end; ++k) {
+    if (decoupled) p[k] = p[k] * decay;
+    T gk = g[k];
+    if (l2) gk = gk + p[k] * wd;
+    m[k] = m[k] * b1 + gk * c1;
+    v[k] = v[k] * b2 + gk * gk * c2;
+    T second = v[k];
+    if (mx) second = mx[k] = detail::nan_maximum(mx[k], v[k]);  // as maximum() does
+    const T denom = std::sqrt(second) / bc2 + eps;
+    p[k] = p[k] - m[k] / denom * step;
+  }
+}
+
+template <typename T>
+T* data(const View& v) {
+  return static_cast<T*>(v.data);
+}
+
+}  // namespace
+
+void CpuBackend::sgd_update(const View& p, const View& g, const View& buf, bool first_step,
                             const detail::SGDScalars& s) {
-  detail::dispatch_floating(p_v.dtype, "sgd_update", [&](auto zero) {
+  detail::dispatch_floating(p.dtype, "sgd_update", [&](auto zero) {
     using T = decltype(zero);
-    T* p = static_cast<T*>(p_v.data);
-    const T* g = static_cast<const T*>(g_v.data);
-    T* buf = static_cast<T*>(buf_v.data);
-    // Scalars round to T first, as a C++ scalar meeting a tensor does.
-    const T lr = T(s.lr), wd = T(s.weight_decay), momentum = T(s.momentum), keep = T(1.0 - s.dampening);
-    const bool decay = s.weight_decay != 0, nesterov = s.nesterov;
-    parallel_for(p_v.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
-      for (int64_t k = begin; k < end; ++k) {
-        T d = g[k];
-        if (decay) d = d + p[k] * wd;
-        if (buf) {
-          buf[k] = first_step ? d : buf[k] * momentum + d * keep;
-          d = nesterov ? d + buf[k] * momentum : buf[k];
-        }
-        p[k] = p[k] - d * lr;
-      }
+    parallel_for(p.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+      sgd_loop<T>(begin, end, data<T>(p), data<T>(g), data<T>(buf), T(s.lr), T(s.weight_decay), T(s.momentum),
+                  T(1.0 - s.dampening), s.weight_decay != 0, s.nesterov, first_step);
     });
   });
 }
 
-void CpuBackend::adam_update(const View& p_v, const View& g_v, const View& m_v, const View& v_v, const View& mx_v,
+void CpuBackend::adam_update(const View& p, const View& g, const View& m, const View& v, const View& mx,
                              const detail::AdamScalars& s) {
-  detail::dispatch_floating(p_v.dtype, "adam_update", [&](auto zero) {
+  detail::dispatch_floating(p.dtype, "adam_update", [&](auto zero) {
     using T = decltype(zero);
-    T* p = static_cast<T*>(p_v.data);
-    const T* g = static_cast<const T*>(g_v.data);
-    T* m = static_cast<T*>(m_v.data);
-    T* v = static_cast<T*>(v_v.data);
-    T* mx = static_cast<T*>(mx_v.data);
-    const T b1 = T(s.beta1), c1 = T(1.0 - s.beta1), b2 = T(s.beta2), c2 = T(1.0 - s.beta2);
-    const T wd = T(s.weight_decay), decay = T(s.decay_factor), bc2 = T(s.bias_correction2_sqrt), eps = T(s.eps),
-            step = T(s.step_size);
-    const bool l2 = s.weight_decay != 0, decoupled = s.decay_factor != 1.0;
-    parallel_for(p_v.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
-      for (int64_t k = begin; k < end; ++k) {
-        if (decoupled) p[k] = p[k] * decay;
-        T gk = g[k];
-        if (l2) gk = gk + p[k] * wd;
-        m[k] = m[k] * b1 + gk * c1;
-        v[k] = v[k] * b2 + gk * gk * c2;
-        T second = v[k];
-        if (mx) second = mx[k] = detail::nan_maximum(mx[k], v[k]);  // as maximum() does
-        const T denom = std::sqrt(second) / bc2 + eps;
-        p[k] = p[k] - m[k] / denom * step;
-      }
+    parallel_for(p.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+      adam_loop<T>(begin, end, data<T>(p), data<T>(g), data<T>(m), data<T>(v), data<T>(mx), T(s.beta1),
+                   T(1.0 - s.beta1), T(s.beta2), T(1.0 - s.beta2), T(s.weight_decay), T(s.decay_factor),
+                   T(s.bias_correction2_sqrt), T(s.eps), T(s.step_size), s.weight_decay != 0, s.decay_factor != 1.0);
     });
   });
 }
