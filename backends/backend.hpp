@@ -71,6 +71,17 @@ struct AdamScalars {
   double step_size;  ///< lr / bias_correction1
 };
 
+/// The scalars of one RMSprop step on one parameter.
+struct RMSpropScalars {
+  double lr, alpha, eps, weight_decay, momentum;
+};
+
+/// The scalars of one Adagrad step on one parameter.
+struct AdagradScalars {
+  double lr;  ///< this step's rate: lr / (1 + (t - 1)·lr_decay)
+  double weight_decay, eps;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -146,6 +157,12 @@ class Backend {
   /// Adam/AdamW: updates p, exp_avg, exp_avg_sq and, when it has data, max_exp_avg_sq (AMSGrad).
   virtual void adam_update(const View& p, const View& grad, const View& exp_avg, const View& exp_avg_sq,
                            const View& max_exp_avg_sq, const AdamScalars& s) = 0;
+  /// RMSprop: updates p and square_avg, grad_avg when it has data (centered) and
+  /// momentum_buffer when it has data.
+  virtual void rmsprop_update(const View& p, const View& grad, const View& square_avg, const View& grad_avg,
+                              const View& momentum_buffer, const RMSpropScalars& s) = 0;
+  /// Adagrad: updates p and sum.
+  virtual void adagrad_update(const View& p, const View& grad, const View& sum, const AdagradScalars& s) = 0;
 };
 
 /// The backend serving `device`; throws DeviceError when this build or machine lacks it.

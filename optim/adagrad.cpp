@@ -4,6 +4,7 @@
 #include "../autograd/tape.hpp"
 #include "../tensor/ops.hpp"
 #include "detail/check.hpp"
+#include "detail/fused_update.hpp"
 
 namespace tapeflow::optim {
 
@@ -60,8 +61,12 @@ void Adagrad::step() {
       if (!sum.defined()) sum = full_like(p, o.initial_accumulator_value);
       const double t = advance_step(i);
 
-      if (o.weight_decay != 0) g = g + p * o.weight_decay;
       const double clr = rate / (1.0 + (t - 1.0) * o.lr_decay);
+      if (detail::fused_adagrad_update(p, g, sum, {.lr = clr, .weight_decay = o.weight_decay, .eps = o.eps}))
+        continue;
+
+      // The same update in tensor ops, for parameters the fused loop does not take.
+      if (o.weight_decay != 0) g = g + p * o.weight_decay;
       sum.add_(g * g);
       p.sub_(g / (sqrt(sum) + o.eps) * clr);
     }

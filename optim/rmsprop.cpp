@@ -4,6 +4,7 @@
 #include "../autograd/tape.hpp"
 #include "../tensor/ops.hpp"
 #include "detail/check.hpp"
+#include "detail/fused_update.hpp"
 
 namespace tapeflow::optim {
 
@@ -61,20 +62,35 @@ void RMSprop::step() {
       if (!square_avg.defined()) square_avg = zeros_like(p);
       advance_step(i);
 
+      Tensor grad_avg, buf;
+      if (o.centered) {
+        Tensor& a = st["grad_avg"];
+        if (!a.defined()) a = zeros_like(p);
+        grad_avg = a;
+      }
+      if (o.momentum > 0) {
+        Tensor& b = st["momentum_buffer"];
+        if (!b.defined()) b = zeros_like(p);
+        buf = b;
+      }
+      const detail::RMSpropScalars scalars{.lr = rate,
+                                           .alpha = o.alpha,
+                                           .eps = o.eps,
+                                           .weight_decay = o.weight_decay,
+                                           .momentum = o.momentum};
+      if (detail::fused_rmsprop_update(p, g, square_avg, grad_avg, buf, scalars)) continue;
+
+      // The same update in tensor ops, for parameters the fused loop does not take.
       if (o.weight_decay != 0) g = g + p * o.weight_decay;
       square_avg.mul_(o.alpha).add_(g * g * (1.0 - o.alpha));
       Tensor avg;
       if (o.centered) {
-        Tensor& grad_avg = st["grad_avg"];
-        if (!grad_avg.defined()) grad_avg = zeros_like(p);
         grad_avg.mul_(o.alpha).add_(g * (1.0 - o.alpha));
         avg = sqrt(square_avg - grad_avg * grad_avg) + o.eps;
       } else {
         avg = sqrt(square_avg) + o.eps;
       }
       if (o.momentum > 0) {
-        Tensor& buf = st["momentum_buffer"];
-        if (!buf.defined()) buf = zeros_like(p);
         buf.mul_(o.momentum).add_(g / avg);
         p.sub_(buf * rate);
       } else {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// SGD's and Adam's per-parameter updates as one pass over the elements (optim/'s fused path).
+// The optimizers' per-parameter updates as one pass over the elements (optim/'s fused path).
 // The expression order and the scalars' rounding to the tensor's dtype match the optimizers'
 // tensor ops, so both paths give the same bits; every element is independent, so splitting the
 // pass across threads changes nothing either.
@@ -54,6 +54,40 @@ void adam_loop(int64_t begin, int64_t end, T* __restrict p, const T* __restrict 
 }
 
 template <typename T>
+void rmsprop_loop(int64_t begin, int64_t end, T* __restrict p, const T* __restrict g, T* __restrict sq,
+                  T* __restrict ga, T* __restrict buf, T lr, T alpha, T keep, T eps, T wd, T momentum, bool decay) {
+  for (int64_t k = begin; k < end; ++k) {
+    T gk = g[k];
+    if (decay) gk = gk + p[k] * wd;
+    sq[k] = sq[k] * alpha + gk * gk * keep;
+    T avg;
+    if (ga) {
+      ga[k] = ga[k] * alpha + gk * keep;
+      avg = std::sqrt(sq[k] - ga[k] * ga[k]) + eps;
+    } else {
+      avg = std::sqrt(sq[k]) + eps;
+    }
+    if (buf) {
+      buf[k] = buf[k] * momentum + gk / avg;
+      p[k] = p[k] - buf[k] * lr;
+    } else {
+      p[k] = p[k] - gk / avg * lr;
+    }
+  }
+}
+
+template <typename T>
+void adagrad_loop(int64_t begin, int64_t end, T* __restrict p, const T* __restrict g, T* __restrict sum, T lr, T eps,
+                  T wd, bool decay) {
+  for (int64_t k = begin; k < end; ++k) {
+    T gk = g[k];
+    if (decay) gk = gk + p[k] * wd;
+    sum[k] = sum[k] + gk * gk;
+    p[k] = p[k] - gk / (std::sqrt(sum[k]) + eps) * lr;
+  }
+}
+
+template <typename T>
 T* data(const View& v) {
   return static_cast<T*>(v.data);
 }
@@ -79,6 +113,28 @@ void CpuBackend::adam_update(const View& p, const View& g, const View& m, const 
       adam_loop<T>(begin, end, data<T>(p), data<T>(g), data<T>(m), data<T>(v), data<T>(mx), T(s.beta1),
                    T(1.0 - s.beta1), T(s.beta2), T(1.0 - s.beta2), T(s.weight_decay), T(s.decay_factor),
                    T(s.bias_correction2_sqrt), T(s.eps), T(s.step_size), s.weight_decay != 0, s.decay_factor != 1.0);
+    });
+  });
+}
+
+void CpuBackend::rmsprop_update(const View& p, const View& g, const View& square_avg, const View& grad_avg,
+                                const View& buf, const detail::RMSpropScalars& s) {
+  detail::dispatch_floating(p.dtype, "rmsprop_update", [&](auto zero) {
+    using T = decltype(zero);
+    parallel_for(p.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+      rmsprop_loop<T>(begin, end, data<T>(p), data<T>(g), data<T>(square_avg), data<T>(grad_avg), data<T>(buf),
+                      T(s.lr), T(s.alpha), T(1.0 - s.alpha), T(s.eps), T(s.weight_decay), T(s.momentum),
+                      s.weight_decay != 0);
+    });
+  });
+}
+
+void CpuBackend::adagrad_update(const View& p, const View& g, const View& sum, const detail::AdagradScalars& s) {
+  detail::dispatch_floating(p.dtype, "adagrad_update", [&](auto zero) {
+    using T = decltype(zero);
+    parallel_for(p.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+      adagrad_loop<T>(begin, end, data<T>(p), data<T>(g), data<T>(sum), T(s.lr), T(s.eps), T(s.weight_decay),
+                      s.weight_decay != 0);
     });
   });
 }

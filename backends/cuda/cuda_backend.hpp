@@ -58,6 +58,11 @@ class CudaBackend final : public detail::Backend {
   void adam_update(const detail::View& p, const detail::View& grad, const detail::View& exp_avg,
                    const detail::View& exp_avg_sq, const detail::View& max_exp_avg_sq,
                    const detail::AdamScalars& s) override;
+  void rmsprop_update(const detail::View& p, const detail::View& grad, const detail::View& square_avg,
+                      const detail::View& grad_avg, const detail::View& momentum_buffer,
+                      const detail::RMSpropScalars& s) override;
+  void adagrad_update(const detail::View& p, const detail::View& grad, const detail::View& sum,
+                      const detail::AdagradScalars& s) override;
 
  private:
   int index_;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// SGD's and Adam's per-parameter updates as one kernel each (optim/'s fused path): one read and
+// The optimizers' per-parameter updates as one kernel each (optim/'s fused path): one read and
 // write of every buffer instead of a dozen kernels and their temporaries. The float operations
 // and their order are the CPU loop's (cpu/optimizer_update.cpp), products rounded on their own
 // so nvcc cannot contract them into FMAs that the tensor-op path, one op per kernel, never
@@ -54,6 +54,39 @@ __global__ void adam_kernel(T* p, const T* g, T* m, T* v, T* mx, int64_t n, Adam
   }
 }
 
+template <typename T>
+__global__ void rmsprop_kernel(T* p, const T* g, T* sq, T* ga, T* buf, int64_t n, T lr, T alpha, T keep, T eps, T wd,
+                               T momentum, bool decay) {
+  TAPEFLOW_GRID_STRIDE(k, n) {
+    T gk = g[k];
+    if (decay) gk = gk + mul(p[k], wd);
+    sq[k] = mul(sq[k], alpha) + mul(mul(gk, gk), keep);
+    T avg;
+    if (ga) {
+      ga[k] = mul(ga[k], alpha) + mul(gk, keep);
+      avg = root(sq[k] - mul(ga[k], ga[k])) + eps;
+    } else {
+      avg = root(sq[k]) + eps;
+    }
+    if (buf) {
+      buf[k] = mul(buf[k], momentum) + gk / avg;
+      p[k] = p[k] - mul(buf[k], lr);
+    } else {
+      p[k] = p[k] - mul(gk / avg, lr);
+    }
+  }
+}
+
+template <typename T>
+__global__ void adagrad_kernel(T* p, const T* g, T* sum, int64_t n, T lr, T eps, T wd, bool decay) {
+  TAPEFLOW_GRID_STRIDE(k, n) {
+    T gk = g[k];
+    if (decay) gk = gk + mul(p[k], wd);
+    sum[k] = sum[k] + mul(gk, gk);
+    p[k] = p[k] - mul(gk / (root(sum[k]) + eps), lr);
+  }
+}
+
 }  // namespace
 
 void CudaBackend::sgd_update(const View& p, const View& grad, const View& buf, bool first_step,
@@ -83,6 +116,32 @@ void CudaBackend::adam_update(const View& p, const View& grad, const View& exp_a
         s.decay_factor != 1.0);
   });
   check_launch("adam_update");
+}
+
+void CudaBackend::rmsprop_update(const View& p, const View& grad, const View& square_avg, const View& grad_avg,
+                                 const View& momentum_buffer, const detail::RMSpropScalars& s) {
+  const int64_t n = p.numel();
+  if (n == 0) return;
+  dispatch_floating(p.dtype, "rmsprop_update", [&](auto zero) {
+    using T = decltype(zero);
+    rmsprop_kernel<<<blocks_for(n), kThreads, 0, context(index_).stream>>>(
+        static_cast<T*>(p.data), static_cast<const T*>(grad.data), static_cast<T*>(square_avg.data),
+        static_cast<T*>(grad_avg.data), static_cast<T*>(momentum_buffer.data), n, T(s.lr), T(s.alpha),
+        T(1.0 - s.alpha), T(s.eps), T(s.weight_decay), T(s.momentum), s.weight_decay != 0);
+  });
+  check_launch("rmsprop_update");
+}
+
+void CudaBackend::adagrad_update(const View& p, const View& grad, const View& sum, const detail::AdagradScalars& s) {
+  const int64_t n = p.numel();
+  if (n == 0) return;
+  dispatch_floating(p.dtype, "adagrad_update", [&](auto zero) {
+    using T = decltype(zero);
+    adagrad_kernel<<<blocks_for(n), kThreads, 0, context(index_).stream>>>(
+        static_cast<T*>(p.data), static_cast<const T*>(grad.data), static_cast<T*>(sum.data), n, T(s.lr), T(s.eps),
+        T(s.weight_decay), s.weight_decay != 0);
+  });
+  check_launch("adagrad_update");
 }
 
 }  // namespace tapeflow::cuda

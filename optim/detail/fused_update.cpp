@@ -65,4 +65,23 @@ bool fused_adam_update(const Tensor& p, const Tensor& grad, const Tensor& exp_av
   return true;
 }
 
+bool fused_rmsprop_update(const Tensor& p, const Tensor& grad, const Tensor& square_avg, const Tensor& grad_avg,
+                          const Tensor& momentum_buffer, const RMSpropScalars& s) {
+  if (!grad.defined() || !square_avg.defined() || (s.momentum > 0) != momentum_buffer.defined() ||
+      !fusable(p, {&grad, &square_avg, &grad_avg, &momentum_buffer}))
+    return false;
+  tapeflow::detail::backend_for_op(p.device(), "RMSprop")
+      .rmsprop_update(view_of(p), view_of(grad), view_of(square_avg), view_of(grad_avg), view_of(momentum_buffer),
+                      s);
+  bump_versions({&p, &square_avg, &grad_avg, &momentum_buffer});
+  return true;
+}
+
+bool fused_adagrad_update(const Tensor& p, const Tensor& grad, const Tensor& sum, const AdagradScalars& s) {
+  if (!grad.defined() || !sum.defined() || !fusable(p, {&grad, &sum})) return false;
+  tapeflow::detail::backend_for_op(p.device(), "Adagrad").adagrad_update(view_of(p), view_of(grad), view_of(sum), s);
+  bump_versions({&p, &sum});
+  return true;
+}
+
 }  // namespace tapeflow::optim::detail

@@ -1283,18 +1283,44 @@ TEST_CASE("cuda: an MLP trains to the same loss on the GPU as on the CPU", "[cud
 
 namespace {
 
+/// An optimizer whose buffers the test may read themselves: state_dict() gives copies, and a
+/// copy does not carry the write count (version) that tells the fused path from tensor ops.
+template <typename Opt>
+struct OpenState : Opt {
+  using Opt::Opt;
+  using optim::Optimizer::state;
+};
+
 struct OptimizerRow {
   std::string name;
   std::function<std::unique_ptr<optim::Optimizer>(const Tensor&)> make;
-  std::vector<std::string> state;  ///< state_dict entries of parameter 0, compared too
+  std::vector<std::string> state;  ///< buffers of the parameter, compared too
+  std::function<StateDict&(optim::Optimizer&)> buffers;
+  /// Whether the fused kernel writes the parameter or a buffer a different number of times than
+  /// the tensor ops do (Adagrad's and plain SGD's write each once a step either way).
+  bool write_counts_differ;
 };
+
+template <typename Opt, typename Options>
+void add_optimizer_row(std::vector<OptimizerRow>& rows, std::string name, Options o, std::vector<std::string> state,
+                       bool write_counts_differ) {
+  rows.push_back({std::move(name),
+                  [o](const Tensor& p) -> std::unique_ptr<optim::Optimizer> {
+                    return std::make_unique<OpenState<Opt>>(std::vector<Tensor>{p}, o);
+                  },
+                  std::move(state),
+                  [](optim::Optimizer& opt) -> StateDict& { return static_cast<OpenState<Opt>&>(opt).state(0); },
+                  write_counts_differ});
+}
 
 std::vector<OptimizerRow> fused_optimizer_rows() {
   std::vector<OptimizerRow> rows;
+  // The tensor ops write the momentum buffer twice a step (mul_, add_), the kernel once.
   const auto sgd = [&](const std::string& name, optim::SGDOptions o) {
-    rows.push_back({"SGD " + name,
-                    [o](const Tensor& p) { return std::make_unique<optim::SGD>(std::vector<Tensor>{p}, o); },
-                    o.momentum != 0 ? std::vector<std::string>{"momentum_buffer"} : std::vector<std::string>{}});
+    const bool momentum = o.momentum != 0;
+    add_optimizer_row<optim::SGD>(rows, "SGD " + name, o,
+                                  momentum ? std::vector<std::string>{"momentum_buffer"} : std::vector<std::string>{},
+                                  momentum);
   };
   sgd("plain", {.lr = 0.05});
   sgd("weight decay", {.lr = 0.05, .weight_decay = 0.1});
@@ -1305,27 +1331,42 @@ std::vector<OptimizerRow> fused_optimizer_rows() {
     std::vector<std::string> state = {"exp_avg", "exp_avg_sq"};
     if (amsgrad) state.push_back("max_exp_avg_sq");
     const std::string ams = amsgrad ? ", AMSGrad" : "";
-    for (const double wd : {0.0, 0.1}) {
-      const optim::AdamOptions a{.lr = 0.05, .weight_decay = wd, .amsgrad = amsgrad};
-      rows.push_back({(wd == 0 ? "Adam" : "Adam, weight decay 0.1") + ams,
-                      [a](const Tensor& p) { return std::make_unique<optim::Adam>(std::vector<Tensor>{p}, a); },
-                      state});
-    }
-    const optim::AdamWOptions w{.lr = 0.05, .weight_decay = 0.1, .amsgrad = amsgrad};
-    rows.push_back({"AdamW, weight decay 0.1" + ams,
-                    [w](const Tensor& p) { return std::make_unique<optim::AdamW>(std::vector<Tensor>{p}, w); },
-                    state});
+    for (const double wd : {0.0, 0.1})
+      add_optimizer_row<optim::Adam>(rows, (wd == 0 ? "Adam" : "Adam, weight decay 0.1") + ams,
+                                     optim::AdamOptions{.lr = 0.05, .weight_decay = wd, .amsgrad = amsgrad}, state,
+                                     true);
+    add_optimizer_row<optim::AdamW>(rows, "AdamW, weight decay 0.1" + ams,
+                                    optim::AdamWOptions{.lr = 0.05, .weight_decay = 0.1, .amsgrad = amsgrad}, state,
+                                    true);
   }
+  const auto rmsprop = [&](const std::string& name, optim::RMSpropOptions o) {
+    std::vector<std::string> state = {"square_avg"};
+    if (o.centered) state.push_back("grad_avg");
+    if (o.momentum > 0) state.push_back("momentum_buffer");
+    add_optimizer_row<optim::RMSprop>(rows, "RMSprop " + name, o, state, true);
+  };
+  rmsprop("plain", {.lr = 0.01});
+  rmsprop("weight decay", {.lr = 0.01, .weight_decay = 0.1});
+  rmsprop("centered", {.lr = 0.01, .alpha = 0.9, .centered = true});
+  rmsprop("momentum", {.lr = 0.01, .momentum = 0.9});
+  rmsprop("centered, momentum, decay", {.lr = 0.01, .weight_decay = 0.1, .momentum = 0.9, .centered = true});
+  const auto adagrad = [&](const std::string& name, optim::AdagradOptions o) {
+    add_optimizer_row<optim::Adagrad>(rows, "Adagrad " + name, o, {"sum"}, false);
+  };
+  adagrad("plain", {.lr = 0.1});
+  adagrad("lr decay, weight decay, initial value",
+          {.lr = 0.1, .lr_decay = 0.01, .weight_decay = 0.1, .initial_accumulator_value = 0.1});
   return rows;
 }
 
 }  // namespace
 
-// SGD and Adam update a contiguous parameter with one backend kernel (optim/detail/fused_update)
-// and anything else through tensor ops. On either device, both paths must give the CPU's fused
-// result bit for bit: otherwise a parameter's trajectory would depend on its layout or device.
-// The same gradients are fed to all four, one of them with a NaN (AMSGrad's maximum keeps it).
-TEST_CASE("cuda: SGD and Adam steps give the same bits fused or in tensor ops, on the CPU and the device",
+// Each optimizer updates a contiguous parameter with one backend kernel (optim/detail/
+// fused_update) and anything else through tensor ops. On either device, both paths must give the
+// CPU's fused result bit for bit: otherwise a parameter's trajectory would depend on its layout or
+// device. The same gradients are fed to all four, one of them with a NaN (AMSGrad's maximum keeps
+// it).
+TEST_CASE("cuda: optimizer steps give the same bits fused or in tensor ops, on the CPU and the device",
           "[cuda][optim]") {
   const Device other = parity_device("fused optimizer steps on cuda:0");
   for (const DType dtype : {Float32, Float64}) {
@@ -1355,12 +1396,16 @@ TEST_CASE("cuda: SGD and Adam steps give the same bits fused or in tensor ops, o
         }
       }
       CHECK(!testing::allclose(params[0], start, 0.0, 0.0, true));  // it moved
-      // Equal bits alone cannot tell the paths apart. The versions can, for AdamW: its tensor ops
-      // write the parameter twice a step (mul_, sub_), its fused kernel once. Every row's device
-      // parameters must have been written as often as their CPU twins.
-      CHECK(params[2].version() == params[0].version());
-      CHECK(params[3].version() == params[1].version());
-      if (row.name.starts_with("AdamW")) CHECK(params[0].version() != params[1].version());
+      // Equal bits alone cannot tell the paths apart; write counts can, where they differ. Every
+      // device parameter and buffer must have been written as often as its CPU twin.
+      const auto writes = [&](std::size_t i) {
+        std::vector<uint32_t> counts = {params[i].version()};
+        for (const std::string& name : row.state) counts.push_back(row.buffers(*opts[i]).at(name).version());
+        return counts;
+      };
+      CHECK(writes(2) == writes(0));
+      CHECK(writes(3) == writes(1));
+      if (row.write_counts_differ) CHECK(writes(0) != writes(1));
       const char* paths[] = {"CPU fused", "CPU tensor ops", "device fused", "device tensor ops"};
       for (std::size_t i = 1; i < params.size(); ++i) {
         INFO(paths[i] << " against " << paths[0]);
@@ -1368,8 +1413,7 @@ TEST_CASE("cuda: SGD and Adam steps give the same bits fused or in tensor ops, o
         CHECK(testing::allclose(params[i], params[0], 0.0, 0.0, true));
         for (const std::string& name : row.state) {
           INFO("state " << name);
-          CHECK(testing::allclose(opts[i]->state_dict().at("state.0." + name),
-                                  opts[0]->state_dict().at("state.0." + name), 0.0, 0.0, true));
+          CHECK(testing::allclose(row.buffers(*opts[i]).at(name), row.buffers(*opts[0]).at(name), 0.0, 0.0, true));
         }
       }
     }
