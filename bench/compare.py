@@ -29,7 +29,8 @@ TARGETS = {
 }
 PER_OP = {"chain10/fwd_bwd": 10}
 # Workload families, each run as one process of either program (Google Benchmark filters).
-GROUPS = ["^tiny_add/", "^chain10/", "^(sgemm|cblas_sgemm)/", "^mlp_step/", "^cnn_step/", "^lstm_step"]
+GROUPS = ["^tiny_add/", "^chain10/", "^(sgemm|cblas_sgemm)/", "^mlp_step/", "^cnn_step/", "^lstm_step",
+          "^optim_step/"]
 SGEMM_FLOOR = 0.95  # tapeflow's sgemm throughput against OpenBLAS called directly
 
 
@@ -55,6 +56,13 @@ def bench_times(exe, threads, env_extra, args, group):
             continue
         times.setdefault(name, []).append(b["real_time"] * scale[b["time_unit"]] / PER_OP.get(name, 1))
     return times
+
+
+def selected(exe, group, name_filter):
+    """Whether --filter keeps any workload of `group`: a family it keeps none of is not run."""
+    names = subprocess.run([exe, f"--benchmark_filter={group}", "--benchmark_list_tests=true"], check=True,
+                           capture_output=True, text=True).stdout.split()
+    return any(re.search(name_filter, n.removesuffix("/real_time")) for n in names)
 
 
 def rss(exe, env_extra):
@@ -94,6 +102,7 @@ def main():
     out("| threads | workload | tapeflow | LibTorch | tapeflow / LibTorch | target | met |")
     out("|---|---|---|---|---|---|---|")
     verdicts = []
+    groups = [g for g in GROUPS if selected(ours, g, args.filter)]
     for threads in [int(t) for t in args.threads.split(",")]:
         configs = {"passive": {"OMP_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": "passive"}}
         if threads > 1:
@@ -103,7 +112,7 @@ def main():
             print(f"compare: {threads} thread(s), round {r + 1}/{args.rounds}", file=sys.stderr, flush=True)
             # One workload family at a time, tapeflow then LibTorch, so that the two figures of a
             # workload are taken seconds apart: this machine's speed drifts over minutes.
-            for group in GROUPS:
+            for group in groups:
                 for name, ts in bench_times(ours, threads, {}, args, group).items():
                     ours_t.setdefault(name, []).extend(ts)
                 if have_torch:

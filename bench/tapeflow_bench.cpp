@@ -6,6 +6,7 @@
 
 #include <cblas.h>
 
+#include <cmath>
 #include <vector>
 
 #include "bench_main.hpp"
@@ -114,6 +115,38 @@ void lstm_step(benchmark::State& state) {
   }
 }
 
+// --- 6. one optimizer step on a 1024×1024 parameter with a fixed gradient: the update alone ----
+Tensor stepped_parameter() {
+  manual_seed(0);
+  Tensor p = randn({1024, 1024}).requires_grad_();
+  p.set_grad(randn({1024, 1024}));
+  return p;
+}
+void step_loop(benchmark::State& state, optim::Optimizer& optimizer) {
+  const Tensor p = optimizer.parameters()[0].detach();
+  const double before = sum(p).item<double>();
+  for (auto _ : state) optimizer.step();
+  const double after = sum(p).item<double>();
+  if (!std::isfinite(after) || after == before)
+    state.SkipWithError("the steps left the parameter unmoved or not finite");
+}
+void optim_step_sgd(benchmark::State& state) {
+  optim::SGD optimizer({stepped_parameter()}, {.lr = 0.01, .momentum = 0.9});
+  step_loop(state, optimizer);
+}
+void optim_step_adam(benchmark::State& state) {
+  optim::Adam optimizer({stepped_parameter()}, {.lr = 1e-3});
+  step_loop(state, optimizer);
+}
+void optim_step_rmsprop(benchmark::State& state) {
+  optim::RMSprop optimizer({stepped_parameter()}, {.lr = 1e-3});
+  step_loop(state, optimizer);
+}
+void optim_step_adagrad(benchmark::State& state) {
+  optim::Adagrad optimizer({stepped_parameter()}, {.lr = 1e-2});
+  step_loop(state, optimizer);
+}
+
 }  // namespace
 
 BENCHMARK(tiny_add_recorded)->Name("tiny_add/recorded");
@@ -125,6 +158,10 @@ BENCHMARK(cblas_sgemm_direct)->Name("cblas_sgemm")->Arg(256)->Arg(512)->Arg(1024
 BENCHMARK(mlp_step)->Arg(64)->Arg(256)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(cnn_step)->Arg(64)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(lstm_step)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(optim_step_sgd)->Name("optim_step/sgd_momentum")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(optim_step_adam)->Name("optim_step/adam")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(optim_step_rmsprop)->Name("optim_step/rmsprop")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(optim_step_adagrad)->Name("optim_step/adagrad")->UseRealTime()->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
   return bench::main(argc, argv, {.set_threads = [](int n) { set_num_threads(n); },

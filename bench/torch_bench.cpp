@@ -3,6 +3,8 @@
 // written as LibTorch's documentation writes them. Built only where Debian's libtorch-dev is.
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "bench_main.hpp"
 
 namespace {
@@ -97,6 +99,37 @@ void lstm_step(benchmark::State& state) {
   }
 }
 
+torch::Tensor stepped_parameter() {
+  torch::manual_seed(0);
+  torch::Tensor p = torch::randn({1024, 1024}).requires_grad_();
+  p.mutable_grad() = torch::randn({1024, 1024});
+  return p;
+}
+void step_loop(benchmark::State& state, torch::optim::Optimizer& optimizer) {
+  const torch::Tensor p = optimizer.param_groups()[0].params()[0].detach();
+  const double before = p.sum().item<double>();
+  for (auto _ : state) optimizer.step();
+  const double after = p.sum().item<double>();
+  if (!std::isfinite(after) || after == before)
+    state.SkipWithError("the steps left the parameter unmoved or not finite");
+}
+void optim_step_sgd(benchmark::State& state) {
+  torch::optim::SGD optimizer({stepped_parameter()}, torch::optim::SGDOptions(0.01).momentum(0.9));
+  step_loop(state, optimizer);
+}
+void optim_step_adam(benchmark::State& state) {
+  torch::optim::Adam optimizer({stepped_parameter()}, torch::optim::AdamOptions(1e-3));
+  step_loop(state, optimizer);
+}
+void optim_step_rmsprop(benchmark::State& state) {
+  torch::optim::RMSprop optimizer({stepped_parameter()}, torch::optim::RMSpropOptions(1e-3));
+  step_loop(state, optimizer);
+}
+void optim_step_adagrad(benchmark::State& state) {
+  torch::optim::Adagrad optimizer({stepped_parameter()}, torch::optim::AdagradOptions(1e-2));
+  step_loop(state, optimizer);
+}
+
 }  // namespace
 
 BENCHMARK(tiny_add_recorded)->Name("tiny_add/recorded");
@@ -107,6 +140,10 @@ BENCHMARK(sgemm)->Arg(256)->Arg(512)->Arg(1024)->Arg(2048)->UseRealTime()->Unit(
 BENCHMARK(mlp_step)->Arg(64)->Arg(256)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(cnn_step)->Arg(64)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(lstm_step)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(optim_step_sgd)->Name("optim_step/sgd_momentum")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(optim_step_adam)->Name("optim_step/adam")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(optim_step_rmsprop)->Name("optim_step/rmsprop")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(optim_step_adagrad)->Name("optim_step/adagrad")->UseRealTime()->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
   return bench::main(argc, argv, {.set_threads = [](int n) { torch::set_num_threads(n); },
