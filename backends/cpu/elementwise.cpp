@@ -25,43 +25,37 @@ namespace {
 // stride = its element size) and the scalar-broadcast case get loops the compiler vectorises.
 template <typename O, typename I, typename F>
 void run_unary(const View& out, const View& x, F f) {
-  Strided<2> s({&out, &x});
-  parallel_for(s.numel(), kParallelGrain, [&](int64_t b, int64_t e) {
-    s.for_range(b, e, [&](char** p, const int64_t* st, int64_t n) {
-      O* o = reinterpret_cast<O*>(p[0]);
-      const I* a = reinterpret_cast<const I*>(p[1]);
-      if (st[0] == sizeof(O) && st[1] == sizeof(I)) {
-        for (int64_t i = 0; i < n; ++i) o[i] = f(a[i]);
-      } else {
-        for (int64_t i = 0; i < n; ++i)
-          *reinterpret_cast<O*>(p[0] + i * st[0]) = f(*reinterpret_cast<const I*>(p[1] + i * st[1]));
-      }
-    });
+  Strided<2>({&out, &x}).for_each([&](char** p, const int64_t* st, int64_t n) {
+    O* o = reinterpret_cast<O*>(p[0]);
+    const I* a = reinterpret_cast<const I*>(p[1]);
+    if (st[0] == sizeof(O) && st[1] == sizeof(I)) {
+      for (int64_t i = 0; i < n; ++i) o[i] = f(a[i]);
+    } else {
+      for (int64_t i = 0; i < n; ++i)
+        *reinterpret_cast<O*>(p[0] + i * st[0]) = f(*reinterpret_cast<const I*>(p[1] + i * st[1]));
+    }
   });
 }
 
 template <typename O, typename I, typename F>
 void run_binary(const View& out, const View& a, const View& b, F f) {
-  Strided<3> s({&out, &a, &b});
-  parallel_for(s.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
-    s.for_range(begin, end, [&](char** p, const int64_t* st, int64_t n) {
-      O* o = reinterpret_cast<O*>(p[0]);
-      const I* x = reinterpret_cast<const I*>(p[1]);
-      const I* y = reinterpret_cast<const I*>(p[2]);
-      if (st[0] == sizeof(O) && st[1] == sizeof(I) && st[2] == sizeof(I)) {
-        for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
-      } else if (st[0] == sizeof(O) && st[1] == sizeof(I) && st[2] == 0) {
-        const I yv = *y;
-        for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
-      } else if (st[0] == sizeof(O) && st[1] == 0 && st[2] == sizeof(I)) {
-        const I xv = *x;
-        for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
-      } else {
-        for (int64_t i = 0; i < n; ++i)
-          *reinterpret_cast<O*>(p[0] + i * st[0]) = f(*reinterpret_cast<const I*>(p[1] + i * st[1]),
-                                                      *reinterpret_cast<const I*>(p[2] + i * st[2]));
-      }
-    });
+  Strided<3>({&out, &a, &b}).for_each([&](char** p, const int64_t* st, int64_t n) {
+    O* o = reinterpret_cast<O*>(p[0]);
+    const I* x = reinterpret_cast<const I*>(p[1]);
+    const I* y = reinterpret_cast<const I*>(p[2]);
+    if (st[0] == sizeof(O) && st[1] == sizeof(I) && st[2] == sizeof(I)) {
+      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+    } else if (st[0] == sizeof(O) && st[1] == sizeof(I) && st[2] == 0) {
+      const I yv = *y;
+      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
+    } else if (st[0] == sizeof(O) && st[1] == 0 && st[2] == sizeof(I)) {
+      const I xv = *x;
+      for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
+    } else {
+      for (int64_t i = 0; i < n; ++i)
+        *reinterpret_cast<O*>(p[0] + i * st[0]) = f(*reinterpret_cast<const I*>(p[1] + i * st[1]),
+                                                    *reinterpret_cast<const I*>(p[2] + i * st[2]));
+    }
   });
 }
 
@@ -187,15 +181,12 @@ void CpuBackend::binary(BinaryKind kind, const View& out, const View& a, const V
 void CpuBackend::where(const View& out, const View& cond, const View& a, const View& b) {
   dispatch_all(out.dtype, [&](auto zero) {
     using T = decltype(zero);
-    Strided<4> s({&out, &cond, &a, &b});
-    parallel_for(s.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
-      s.for_range(begin, end, [&](char** p, const int64_t* st, int64_t n) {
-        for (int64_t i = 0; i < n; ++i) {
-          bool c = *reinterpret_cast<const bool*>(p[1] + i * st[1]);
-          *reinterpret_cast<T*>(p[0] + i * st[0]) =
-              *reinterpret_cast<const T*>(p[c ? 2 : 3] + i * st[c ? 2 : 3]);
-        }
-      });
+    Strided<4>({&out, &cond, &a, &b}).for_each([&](char** p, const int64_t* st, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) {
+        bool c = *reinterpret_cast<const bool*>(p[1] + i * st[1]);
+        *reinterpret_cast<T*>(p[0] + i * st[0]) =
+            *reinterpret_cast<const T*>(p[c ? 2 : 3] + i * st[c ? 2 : 3]);
+      }
     });
   });
 }
@@ -215,12 +206,9 @@ void CpuBackend::fill(const View& out, double value) {
   dispatch_all(out.dtype, [&](auto zero) {
     using T = decltype(zero);
     const T v = std::is_same_v<T, bool> ? T(value != 0.0) : convert<T>(value);
-    Strided<1> s({&out});
-    parallel_for(s.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
-      s.for_range(begin, end, [&](char** p, const int64_t* st, int64_t n) {
-        if (st[0] == sizeof(T)) std::fill_n(reinterpret_cast<T*>(p[0]), n, v);
-        else for (int64_t i = 0; i < n; ++i) *reinterpret_cast<T*>(p[0] + i * st[0]) = v;
-      });
+    Strided<1>({&out}).for_each([&](char** p, const int64_t* st, int64_t n) {
+      if (st[0] == sizeof(T)) std::fill_n(reinterpret_cast<T*>(p[0]), n, v);
+      else for (int64_t i = 0; i < n; ++i) *reinterpret_cast<T*>(p[0] + i * st[0]) = v;
     });
   });
 }

@@ -84,7 +84,11 @@ void binary_inplace(BinaryKind kind, const Tensor& self, const Tensor& other) {
   for (std::size_t d = 0; d < si.shape.size(); ++d)
     TAPEFLOW_CHECK(si.strides[d] != 0 || si.shape[d] <= 1, ValueError, op,
                    "in-place write into an expanded (stride 0) view of shape ", si.shape);
-  Tensor rhs = oi.dtype == si.dtype ? other : cast(other, si.dtype);
+  // An operand that overlaps self in any other way than element for element (x.add_(x.t()))
+  // would read values already overwritten, in an order the loop engine chooses: copy it first.
+  const bool same_view = oi.storage == si.storage && oi.offset == si.offset && oi.shape == si.shape &&
+                         oi.strides == si.strides;
+  Tensor rhs = oi.dtype == si.dtype && (oi.storage != si.storage || same_view) ? other : cast(other, si.dtype);
   Broadcast ov(*rhs.impl(), si.shape);
   si.storage->backend->binary(kind, si.view(), si.view(), ov.view);
   ++si.storage->version;

@@ -323,6 +323,151 @@ TEST_CASE("broadcast: non-contiguous operands", "[broadcast]") {
   require_values(ex + base, {1, 2, 3, 5, 6, 7});
 }
 
+// --- large operands whose layouts cross: the CPU engine's sorted and tiled loops -------------
+// Big enough for the loop engine to walk in tiles (and, for the largest, on both cores), with
+// sizes that leave partial tiles. A view is a permutation of a contiguous buffer, so expected
+// values, and the buffer after an in-place write, are laid out here by index arithmetic alone.
+
+namespace {
+
+struct PermutedOperand {
+  Tensor phys;                  // contiguous buffer
+  Tensor view;                  // phys.permute(order): the logical operand
+  std::vector<double> logical;  // row-major over the view's shape
+};
+
+// The physical (row-major over phys) position of each logical element.
+std::vector<int64_t> physical_index(const Shape& shape, const Shape& order) {
+  const std::size_t r = shape.size();
+  Shape phys_shape(r);
+  for (std::size_t k = 0; k < r; ++k) phys_shape[static_cast<std::size_t>(order[k])] = shape[k];
+  std::vector<int64_t> phys_stride(r, 1);
+  for (std::size_t d = r - 1; d-- > 0;) phys_stride[d] = phys_stride[d + 1] * phys_shape[d + 1];
+  const int64_t n = numel_of(shape);
+  std::vector<int64_t> where_(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t rest = i, p = 0;
+    for (std::size_t k = r; k-- > 0;) {
+      p += rest % shape[k] * phys_stride[static_cast<std::size_t>(order[k])];
+      rest /= shape[k];
+    }
+    where_[static_cast<std::size_t>(i)] = p;
+  }
+  return where_;
+}
+
+std::vector<double> to_physical(const std::vector<double>& logical, const Shape& shape, const Shape& order) {
+  std::vector<int64_t> at = physical_index(shape, order);
+  std::vector<double> phys(logical.size());
+  for (std::size_t i = 0; i < logical.size(); ++i) phys[static_cast<std::size_t>(at[i])] = logical[i];
+  return phys;
+}
+
+PermutedOperand permuted_operand(const Shape& shape, const Shape& order, std::mt19937& rng) {
+  std::uniform_real_distribution<double> dist(-2.0, 2.0);
+  PermutedOperand op;
+  op.logical.resize(static_cast<std::size_t>(numel_of(shape)));
+  for (double& x : op.logical) x = dist(rng);
+  Shape phys_shape(shape.size());
+  for (std::size_t k = 0; k < shape.size(); ++k) phys_shape[static_cast<std::size_t>(order[k])] = shape[k];
+  op.phys = tensor(to_physical(op.logical, shape, order), phys_shape);
+  op.view = op.phys.permute(order);
+  return op;
+}
+
+template <typename F>
+std::vector<double> map2(const std::vector<double>& a, const std::vector<double>& b, F f) {
+  std::vector<double> r(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) r[i] = f(a[i], b[i]);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("broadcast: large operands in crossing layouts (tiled loops)", "[broadcast]") {
+  struct Case {
+    Shape shape, order;
+  };
+  const Case cases[] = {
+      {{130, 70}, {1, 0}},       // partial tiles both ways
+      {{64, 64}, {1, 0}},        // whole tiles
+      {{300, 257}, {1, 0}},      // enough tiles to split across threads
+      {{5, 33, 40}, {1, 2, 0}},  // 3-d permutations: tiles pair the last dim with the middle one,
+      {{40, 6, 50}, {1, 2, 0}},  // with the first (the middle one is too short for a tile),
+      {{5, 33, 40}, {2, 0, 1}},  // or none (the input is dense enough along the last dim)
+      {{3, 200, 9}, {0, 2, 1}},  // a short innermost dim
+  };
+  std::mt19937 rng(7);
+  for (const Case& cs : cases) {
+    INFO("shape " << shape_str(cs.shape) << " permuted by " << shape_str(cs.order));
+    PermutedOperand A = permuted_operand(cs.shape, cs.order, rng);
+    const Shape contiguous_order = [&] {
+      Shape o(cs.shape.size());
+      for (std::size_t k = 0; k < o.size(); ++k) o[k] = static_cast<int64_t>(k);
+      return o;
+    }();
+    PermutedOperand B = permuted_operand(cs.shape, contiguous_order, rng);  // contiguous
+    Shape row_shape{cs.shape.back()};
+    PermutedOperand C = permuted_operand(row_shape, {0}, rng);  // broadcast along the rows
+    const int64_t last = cs.shape.back();
+    auto c_at = [&](std::size_t i) { return C.logical[i % static_cast<std::size_t>(last)]; };
+    REQUIRE_FALSE(A.view.is_contiguous());
+    REQUIRE(A.view.to_vector<double>() == A.logical);  // a transposing copy
+
+    {
+      INFO("a + b * c (out of place)");
+      std::vector<double> expect(A.logical.size());
+      for (std::size_t i = 0; i < expect.size(); ++i) expect[i] = A.logical[i] + B.logical[i] * c_at(i);
+      require_values(A.view + B.view * C.view, expect);
+      require_values(B.view * C.view + A.view, expect);
+    }
+    {
+      INFO("exp(a), where(a > b, a, b), a.t-crossing casts");
+      std::vector<double> e(A.logical.size());
+      for (std::size_t i = 0; i < e.size(); ++i) e[i] = std::exp(A.logical[i]);
+      require_values(exp(A.view), e);
+      require_values(where(A.view > B.view, A.view, B.view),
+                     map2(A.logical, B.logical, [](double x, double y) { return x > y ? x : y; }));
+      std::vector<double> f32(A.logical.size()), i64v(A.logical.size());
+      for (std::size_t i = 0; i < e.size(); ++i) {
+        f32[i] = static_cast<float>(A.logical[i]);
+        i64v[i] = static_cast<double>(static_cast<int64_t>(A.logical[i] * 10.0));
+      }
+      require_values(A.view.to(Float32), f32);
+      require_values((A.phys * 10.0).permute(cs.order).to(Int64), i64v);
+    }
+    {
+      INFO("in place into the permuted view: the buffer holds the results in its own order");
+      PermutedOperand D = permuted_operand(cs.shape, cs.order, rng);
+      D.view.mul_(B.view);
+      std::vector<double> expect = map2(D.logical, B.logical, std::multiplies<>());
+      CHECK(D.phys.to_vector<double>() == to_physical(expect, cs.shape, cs.order));
+      D.view.add_(C.view);
+      for (std::size_t i = 0; i < expect.size(); ++i) expect[i] += c_at(i);
+      CHECK(D.phys.to_vector<double>() == to_physical(expect, cs.shape, cs.order));
+      D.view.copy_(B.view);
+      CHECK(D.phys.to_vector<double>() == to_physical(B.logical, cs.shape, cs.order));
+      B.view.copy_(A.view);  // and a contiguous destination from the permuted source
+      CHECK(B.phys.to_vector<double>() == A.logical);
+    }
+  }
+}
+
+TEST_CASE("broadcast: an in-place op reading its own transpose sees the values from before", "[broadcast]") {
+  for (int64_t n : {5, 130}) {  // a plain loop, and a tiled one
+    INFO("n = " << n);
+    std::mt19937 rng(11);
+    PermutedOperand X = permuted_operand({n, n}, {0, 1}, rng);
+    std::vector<double> expect(X.logical.size());
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        expect[static_cast<std::size_t>(i * n + j)] =
+            X.logical[static_cast<std::size_t>(i * n + j)] + X.logical[static_cast<std::size_t>(j * n + i)];
+    X.view.add_(X.view.t());
+    CHECK(X.phys.to_vector<double>() == expect);
+  }
+}
+
 TEST_CASE("broadcast: comparisons give Bool", "[broadcast]") {
   Tensor a = tensor({1.0, 2.0, 3.0});
   Tensor b = tensor({2.0});
