@@ -468,6 +468,149 @@ TEST_CASE("broadcast: an in-place op reading its own transpose sees the values f
   }
 }
 
+// --- reductions of large operands: the CPU engine's vectorised paths -------------------------
+
+namespace {
+
+// A plain reduction over logical row-major values: for each output (kept coordinates in
+// row-major order), its elements in increasing flat index over the reduced dims.
+struct ReductionRef {
+  std::vector<double> sum, max, min;
+  std::vector<double> argmax, argmin;  // flat indices over the reduced dims
+};
+
+ReductionRef reduce_ref(const std::vector<double>& v, const Shape& shape, const std::vector<bool>& reduced) {
+  const std::size_t r = shape.size();
+  int64_t outputs = 1;
+  for (std::size_t d = 0; d < r; ++d)
+    if (!reduced[d]) outputs *= shape[d];
+  ReductionRef ref;
+  const auto n_out = static_cast<std::size_t>(outputs);
+  ref.sum.assign(n_out, 0.0);
+  ref.max.assign(n_out, 0.0);
+  ref.min.assign(n_out, 0.0);
+  ref.argmax.assign(n_out, -1.0);
+  ref.argmin.assign(n_out, -1.0);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    int64_t rest = static_cast<int64_t>(i), o = 0, k = 0, o_scale = 1, k_scale = 1;
+    for (std::size_t d = r; d-- > 0;) {
+      const int64_t c = rest % shape[d];
+      rest /= shape[d];
+      if (reduced[d]) k += c * k_scale, k_scale *= shape[d];
+      else o += c * o_scale, o_scale *= shape[d];
+    }
+    const auto out = static_cast<std::size_t>(o);
+    const double x = v[i];
+    ref.sum[out] += x;
+    // NaN wins and stays; otherwise the first extremum.
+    auto take = [&](double best, double idx, bool greater) {
+      if (idx < 0) return true;
+      if (std::isnan(best)) return false;
+      return std::isnan(x) || (greater ? x > best : x < best);
+    };
+    if (take(ref.max[out], ref.argmax[out], true)) ref.max[out] = x, ref.argmax[out] = static_cast<double>(k);
+    if (take(ref.min[out], ref.argmin[out], false)) ref.min[out] = x, ref.argmin[out] = static_cast<double>(k);
+  }
+  return ref;
+}
+
+// Values from a few integers, so that ties abound, with a NaN now and then when asked.
+std::vector<double> tied_values(std::size_t n, bool with_nan, std::mt19937& rng) {
+  std::uniform_int_distribution<int> pick(-2, 2), rare(0, 997);
+  std::vector<double> v(n);
+  for (double& x : v) x = with_nan && rare(rng) == 0 ? std::nan("") : pick(rng);
+  return v;
+}
+
+void require_same(const Tensor& got, const std::vector<double>& expected, double tol) {
+  std::vector<double> g = got.to_vector<double>();
+  REQUIRE(g.size() == expected.size());
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    const bool ok = std::isnan(expected[i]) ? std::isnan(g[i])
+                                            : std::abs(g[i] - expected[i]) <= tol * (1.0 + std::abs(expected[i]));
+    if (!ok && bad++ < 5) UNSCOPED_INFO("element " << i << ": got " << g[i] << ", expected " << expected[i]);
+  }
+  CHECK(bad == 0);
+}
+
+}  // namespace
+
+TEST_CASE("broadcast: reductions of large operands in any layout match plain loops", "[broadcast]") {
+  struct Case {
+    Shape shape, order;
+    std::vector<Axes> axes;
+  };
+  const Case cases[] = {
+      // Column sums (outputs side by side: a partial block of 256 lanes), row sums (runs of
+      // eight partial sums and a remainder), everything (split across threads).
+      {{300, 257}, {0, 1}, {{0}, {1}, {0, 1}}},
+      {{300, 257}, {1, 0}, {{0}, {1}, {0, 1}}},  // the same, transposed
+      {{6, 50, 70}, {0, 1, 2}, {{1}, {0}, {2}, {0, 2}, {1, 2}}},
+      {{6, 50, 70}, {2, 0, 1}, {{1}, {0}, {2}, {0, 2}, {0, 1}}},
+      {{40, 3, 33}, {1, 2, 0}, {{0}, {1}, {2}, {0, 2}}},
+  };
+  std::mt19937 rng(3);
+  for (const Case& cs : cases) {
+    for (bool tied : {false, true}) {
+      PermutedOperand X = permuted_operand(cs.shape, cs.order, rng);
+      if (tied) {  // same layout, values with ties and NaNs
+        X.logical = tied_values(X.logical.size(), true, rng);
+        X.phys = tensor(to_physical(X.logical, cs.shape, cs.order), X.phys.shape());
+        X.view = X.phys.permute(cs.order);
+      }
+      for (const Axes& axes : cs.axes) {
+        INFO("shape " << shape_str(cs.shape) << " permuted by " << shape_str(cs.order) << ", axes "
+                      << shape_str(axes) << (tied ? ", ties and NaNs" : ""));
+        std::vector<bool> reduced(cs.shape.size(), false);
+        for (int64_t a : axes) reduced[static_cast<std::size_t>(a)] = true;
+        const ReductionRef ref = reduce_ref(X.logical, cs.shape, reduced);
+        require_same(X.view.sum(axes), ref.sum, 1e-12);
+        require_same(X.view.to(Float32).sum(axes), ref.sum, tied ? 0.0 : 1e-6);
+        if (axes.size() == 1) {
+          require_same(X.view.max(axes[0]), ref.max, 0.0);
+          require_same(X.view.min(axes[0]), ref.min, 0.0);
+          require_same(X.view.argmax(axes[0]), ref.argmax, 0.0);
+          require_same(X.view.argmin(axes[0]), ref.argmin, 0.0);
+        }
+        if (axes.size() == cs.shape.size()) {
+          require_same(X.view.max(), {ref.max[0]}, 0.0);
+          require_same(X.view.argmin(), {ref.argmin[0]}, 0.0);
+        }
+      }
+      if (tied) {
+        INFO("Int64 and Bool sums, shape " << shape_str(cs.shape));
+        Tensor ints = where(X.view != X.view, zeros({}, {.dtype = Float64}), X.view).to(Int64);
+        std::vector<double> as_int(X.logical.size()), as_bool(X.logical.size());
+        for (std::size_t i = 0; i < as_int.size(); ++i) {
+          as_int[i] = std::isnan(X.logical[i]) ? 0.0 : X.logical[i];
+          as_bool[i] = as_int[i] > 0 ? 1.0 : 0.0;
+        }
+        std::vector<bool> first(cs.shape.size(), false);
+        first[0] = true;
+        CHECK(ints.sum(0).dtype() == Int64);
+        require_same(ints.sum(0), reduce_ref(as_int, cs.shape, first).sum, 0.0);
+        require_same((ints > 0).sum(0), reduce_ref(as_bool, cs.shape, first).sum, 0.0);
+      }
+    }
+  }
+}
+
+TEST_CASE("broadcast: reductions over a strided kept dim", "[broadcast]") {
+  // x[:, ::2] of a [200, 2 * 90] buffer: the outputs of sum(0) sit two elements apart.
+  std::mt19937 rng(5);
+  std::vector<double> phys = tied_values(200 * 180, true, rng);
+  Tensor x = tensor(phys, {200, 180}).slice(1, 0, 180, 2);
+  std::vector<double> logical(200 * 90);
+  for (std::size_t i = 0; i < 200; ++i)
+    for (std::size_t j = 0; j < 90; ++j) logical[i * 90 + j] = phys[i * 180 + 2 * j];
+  const ReductionRef ref = reduce_ref(logical, {200, 90}, {true, false});
+  require_same(x.sum(0), ref.sum, 1e-12);
+  require_same(x.max(0), ref.max, 0.0);
+  require_same(x.argmax(0), ref.argmax, 0.0);
+  require_same(x.argmin(0), ref.argmin, 0.0);
+}
+
 TEST_CASE("broadcast: comparisons give Bool", "[broadcast]") {
   Tensor a = tensor({1.0, 2.0, 3.0});
   Tensor b = tensor({2.0});
