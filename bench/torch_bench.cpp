@@ -130,6 +130,41 @@ void optim_step_adagrad(benchmark::State& state) {
   step_loop(state, optimizer);
 }
 
+// --- layouts and reductions on a 1024×1024 float32 matrix, no grad ----------------------------
+torch::Tensor matrix() {
+  torch::manual_seed(0);
+  return torch::randn({1024, 1024});
+}
+void layout_transpose_copy(benchmark::State& state) {
+  const torch::Tensor x = matrix();
+  for (auto _ : state) benchmark::DoNotOptimize(x.t().contiguous());
+}
+void layout_add_transposed(benchmark::State& state) {
+  const torch::Tensor x = matrix(), y = matrix();
+  for (auto _ : state) benchmark::DoNotOptimize(x.t() + y);
+}
+void layout_inplace_transposed(benchmark::State& state) {
+  torch::Tensor xt = matrix().t();
+  for (auto _ : state) xt.add_(1e-3);
+}
+void reduce_sum_rows(benchmark::State& state) {
+  const torch::Tensor x = matrix();
+  for (auto _ : state) benchmark::DoNotOptimize(x.sum(1));
+}
+void reduce_sum_columns(benchmark::State& state) {
+  const torch::Tensor x = matrix();
+  for (auto _ : state) benchmark::DoNotOptimize(x.sum(0));
+}
+void reduce_sum_all(benchmark::State& state) {
+  const torch::Tensor x = matrix();
+  for (auto _ : state) benchmark::DoNotOptimize(x.sum());
+}
+void reduce_bias_grad(benchmark::State& state) {
+  torch::manual_seed(0);
+  const torch::Tensor g = torch::randn({64, 1024});
+  for (auto _ : state) benchmark::DoNotOptimize(g.sum(0));
+}
+
 }  // namespace
 
 BENCHMARK(tiny_add_recorded)->Name("tiny_add/recorded");
@@ -144,6 +179,13 @@ BENCHMARK(optim_step_sgd)->Name("optim_step/sgd_momentum")->UseRealTime()->Unit(
 BENCHMARK(optim_step_adam)->Name("optim_step/adam")->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(optim_step_rmsprop)->Name("optim_step/rmsprop")->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(optim_step_adagrad)->Name("optim_step/adagrad")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(layout_transpose_copy)->Name("layout/transpose_copy")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(layout_add_transposed)->Name("layout/add_transposed")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(layout_inplace_transposed)->Name("layout/inplace_transposed")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(reduce_sum_rows)->Name("reduce/sum_rows")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(reduce_sum_columns)->Name("reduce/sum_columns")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(reduce_sum_all)->Name("reduce/sum_all")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(reduce_bias_grad)->Name("reduce/bias_grad")->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 int main(int argc, char** argv) {
   return bench::main(argc, argv, {.set_threads = [](int n) { torch::set_num_threads(n); },
