@@ -309,8 +309,10 @@ StateDict Reader::read_tensors(const Header& h) {
     Tensor t;
     try {
       t = empty(e.shape, {.dtype = dtype});
-    } catch (const std::bad_alloc&) {
-      fail("out of memory for tensor " + in_quotes(e.name) + " " + shape_str(e.shape) + " of " + dtype_name(dtype));
+    } catch (const OutOfMemoryError& error) {
+      detail::io_out_of_memory(op_, file_.path(),
+                               "tensor " + in_quotes(e.name) + " " + shape_str(e.shape) + " of " + dtype_name(dtype),
+                               error.what());
     }
     char* dst = t.impl()->data();
     const uint64_t bytes = e.end - e.begin;

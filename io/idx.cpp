@@ -336,8 +336,8 @@ Tensor read_idx(const std::string& path, const IdxOptions& options) {
   Tensor result;
   try {
     result = empty(p.header.shape, {.dtype = out});
-  } catch (const std::bad_alloc&) {
-    fail(path, "out of memory for " + what + " as " + dtype_name(out));
+  } catch (const OutOfMemoryError& e) {
+    detail::io_out_of_memory(kOp, path, what + " as " + dtype_name(out), e.what());
   }
   char* dst = result.impl()->data();
   const std::size_t out_size = element_size(out);

@@ -237,8 +237,10 @@ Tensor decode(std::string bytes, std::size_t data_offset, const NpyHeader& h, co
     if constexpr (std::is_same_v<In, Out>) dst = loaded;
     else dst = xt::cast<Out>(loaded);
     return out;
-  } catch (const std::bad_alloc&) {
-    fail(path, "out of memory for " + shape_tuple(h.shape) + " of " + h.descr.text);
+  } catch (const std::bad_alloc&) {  // xtensor's own buffer
+    detail::io_out_of_memory(kLoadOp, path, shape_tuple(h.shape) + " of " + h.descr.text, "std::bad_alloc");
+  } catch (const OutOfMemoryError& e) {
+    detail::io_out_of_memory(kLoadOp, path, shape_tuple(h.shape) + " of " + h.descr.text, e.what());
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {

@@ -55,13 +55,13 @@ tapeflow::detail::Window2d window_of(const WindowGeometry& g) {
           g.padding.w, g.dilation.h, g.dilation.w, g.out_h,      g.out_w};
 }
 
-/// The im2col columns [C·kh·kw (+1), N·OH·OW] of x; a ValueError naming conv2d when they cannot
-/// be allocated (huge padding), never std::bad_alloc.
+/// The im2col columns [C·kh·kw (+1), N·OH·OW] of x; an OutOfMemoryError naming conv2d when they
+/// cannot be allocated (huge padding), never std::bad_alloc.
 Tensor columns(const Tensor& x, const WindowGeometry& g, bool ones_row) {
   try {
     return tapeflow::detail::im2col(x, window_of(g), ones_row);
-  } catch (const ValueError& e) {
-    throw ValueError("conv2d: the im2col columns of an output of " + std::to_string(g.out_h) + "x" +
+  } catch (const OutOfMemoryError& e) {
+    throw OutOfMemoryError("conv2d: the im2col columns of an output of " + std::to_string(g.out_h) + "x" +
                      std::to_string(g.out_w) + " windows of " +
                      std::to_string(g.channels * g.kernel.h * g.kernel.w) + " taps cannot be allocated (" +
                      e.what() + ")");

@@ -22,6 +22,9 @@ class AutogradError : public Error { using Error::Error; };
 class IOError : public Error { using Error::Error; };
 /// An argument value out of its domain (negative size, bad index, step 0...).
 class ValueError : public Error { using Error::Error; };
+/// Memory the host or a GPU cannot provide, even after tapeflow gave its cached blocks back:
+/// catch it to retry with less (a smaller batch), as LibTorch's OutOfMemoryError.
+class OutOfMemoryError : public Error { using Error::Error; };
 /// A valid request this build does not implement (yet).
 class NotImplemented : public Error { using Error::Error; };
 /// A broken invariant inside tapeflow: a bug, please report it.

@@ -189,7 +189,7 @@ void require_intact(World& w, const Snapshot& before, std::size_t live_before) {
 
 // --- one row per kind ------------------------------------------------------------------------------
 
-enum class Want { Shape, DType, Device, Autograd, IO, Value, NotImplemented };
+enum class Want { Shape, DType, Device, Autograd, IO, Value, OutOfMemory, NotImplemented };
 
 const char* want_name(Want w) {
   switch (w) {
@@ -199,6 +199,7 @@ const char* want_name(Want w) {
     case Want::Autograd: return "AutogradError";
     case Want::IO: return "IOError";
     case Want::Value: return "ValueError";
+    case Want::OutOfMemory: return "OutOfMemoryError";
     case Want::NotImplemented: return "NotImplemented";
   }
   return "?";
@@ -212,6 +213,7 @@ bool is_class(const Error& e, Want w) {
     case Want::Autograd: return dynamic_cast<const AutogradError*>(&e) != nullptr;
     case Want::IO: return dynamic_cast<const IOError*>(&e) != nullptr;
     case Want::Value: return dynamic_cast<const ValueError*>(&e) != nullptr;
+    case Want::OutOfMemory: return dynamic_cast<const OutOfMemoryError*>(&e) != nullptr;
     case Want::NotImplemented: return dynamic_cast<const NotImplemented*>(&e) != nullptr;
   }
   return false;
@@ -567,7 +569,8 @@ std::vector<Row> catalogue() {
        [](W&) { nn::functional::max_pool2d(ones({1, 1, 3, 3}), 3, {.dilation = k2e62}); }},
       // 2^58 bytes: no overflow, but more than any 64-bit address space maps (x86-64 and arm64
       // give user space at most 2^57), so it fails even where the kernel overcommits freely.
-      {"huge: allocation that cannot succeed (2^56 floats)", Want::Value, {"zeros", "cannot allocate", "[72057594037927936]"},
+      {"huge: allocation that cannot succeed (2^56 floats)", Want::OutOfMemory,
+       {"zeros", "cannot allocate", "[72057594037927936]", "out of memory"},
        [](W&) { zeros({int64_t{1} << 56}); }, nullptr, false, true},
 
       // --- file --------------------------------------------------------------------------------

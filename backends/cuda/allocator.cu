@@ -4,6 +4,7 @@
 // cudaMalloc/cudaFree (each a device-wide synchronisation) per tensor. Blocks are handed out
 // again only on the same device, whose one stream orders their old and new uses, so no events
 // are needed. Never managed memory: its page migration would hide transfers in every kernel.
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <new>
@@ -33,6 +34,12 @@ struct Pool {
 std::vector<Pool>& pools() {
   static auto* p = new std::vector<Pool>(static_cast<std::size_t>(device_count()));  // never destroyed, see device.cu
   return *p;
+}
+
+std::string mib(std::size_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return text;
 }
 
 // Idle blocks may still be named by kernels queued on the stream: wait for it first (cudaFree
@@ -71,14 +78,21 @@ void* device_allocate(int device, std::size_t nbytes) {
   if (e == cudaErrorMemoryAllocation) {
     // Out of memory: give the cache back to the driver and try once more.
     (void)cudaGetLastError();
+    std::size_t given_back = 0;
     {
       std::lock_guard lock(pool.mutex);
+      given_back = pool.idle_bytes;
       release(device, pool);
     }
     e = cudaMalloc(&p, size);
     if (e == cudaErrorMemoryAllocation) {
       (void)cudaGetLastError();
-      throw std::bad_alloc();  // make_tensor reports it as a ValueError naming op and shape
+      std::size_t free = 0, total = 0;
+      if (cudaMemGetInfo(&free, &total) != cudaSuccess) (void)cudaGetLastError();
+      // make_tensor adds the op and the shape; a kernel's scratch memory reaches the user as is.
+      throw OutOfMemoryError("cuda:" + std::to_string(device) + " is out of memory: " + mib(size) +
+                             " requested, " + mib(free) + " free of " + mib(total) + " after tapeflow gave back " +
+                             mib(given_back) + " of cached blocks");
     }
   }
   check(e, "cudaMalloc");

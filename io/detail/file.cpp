@@ -15,6 +15,10 @@ void io_fail(const char* op, const std::string& path, const std::string& what) {
   throw IOError(std::string(op) + ": " + path + ": " + what);
 }
 
+void io_out_of_memory(const char* op, const std::string& path, const std::string& what, const std::string& reason) {
+  throw OutOfMemoryError(std::string(op) + ": " + path + ": out of memory for " + what + " (" + reason + ")");
+}
+
 InputFile::InputFile(const char* op, std::string path) : op_(op), path_(std::move(path)) {
   errno = 0;
   file_ = std::fopen(path_.c_str(), "rb");

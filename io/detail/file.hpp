@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Reading user files for io/: every failure is an IOError naming the op and the file.
+// Reading user files for io/: every failure is an IOError naming the op and the file, except
+// running out of memory for what the file holds (OutOfMemoryError, naming them too).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +12,9 @@ namespace tapeflow::io::detail {
 
 /// Throws IOError("<op>: <path>: <what>").
 [[noreturn]] void io_fail(const char* op, const std::string& path, const std::string& what);
+/// Throws OutOfMemoryError("<op>: <path>: out of memory for <what> (<reason>)").
+[[noreturn]] void io_out_of_memory(const char* op, const std::string& path, const std::string& what,
+                                   const std::string& reason);
 
 /// A file opened for reading, closed by the destructor.
 class InputFile {

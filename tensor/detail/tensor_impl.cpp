@@ -53,9 +53,12 @@ Tensor make_tensor(Shape shape, DType dtype, Device device, const char* op) {
   try {
     impl->storage = std::make_shared<Storage>(backend, nbytes);
   } catch (const std::bad_alloc&) {
-    // A REPL or an embedder must survive an impossible request: it is bad input like any other.
-    fail<ValueError>(op, "cannot allocate ", nbytes, " bytes for a ", dtype, " tensor of shape ", shape,
-                     " on ", device, " (out of memory)");
+    // A REPL or an embedder must survive an impossible request, and may retry with less.
+    fail<OutOfMemoryError>(op, "cannot allocate ", nbytes, " bytes for a ", dtype, " tensor of shape ", shape,
+                           " on ", device, " (out of memory)");
+  } catch (const OutOfMemoryError& e) {  // a GPU's, saying how much memory the device has
+    fail<OutOfMemoryError>(op, "cannot allocate ", nbytes, " bytes for a ", dtype, " tensor of shape ", shape,
+                           " (", e.what(), ")");
   }
   impl->strides = contiguous_strides(shape);
   impl->shape = std::move(shape);

@@ -1770,3 +1770,26 @@ TEST_CASE("cuda: bad input is refused on the device as on the CPU", "[cuda][erro
     CHECK_THAT(dev_msg, Contains(b.op));
   }
 }
+
+TEST_CASE("cuda: running out of device memory is an OutOfMemoryError that says how much there is", "[cuda][errors]") {
+  if (skip_without_cuda("out of device memory")) return;
+  // A block left in the cache, which the allocator gives back before it reports failure.
+  { Tensor cached = zeros({16 << 20}, {.device = Device::cuda(0)}); }  // 64 MiB
+  const int64_t n = int64_t{1} << 40;  // 4 TiB of float32: more than any GPU has
+  try {
+    (void)zeros({n}, {.device = Device::cuda(0)});
+    FAIL("a 4 TiB tensor was allocated");
+  } catch (const OutOfMemoryError& e) {
+    const std::string msg = e.what();
+    INFO(msg);
+    CHECK_THAT(msg, StartsWith("zeros: cannot allocate 4398046511104 bytes for a float32 tensor of shape [1099511627776]"));
+    CHECK_THAT(msg, Contains("cuda:0 is out of memory: 4194304.0 MiB requested"));
+    CHECK_THAT(msg, Contains(" free of "));
+    const std::size_t at = msg.find("gave back ");
+    REQUIRE(at != std::string::npos);
+    CHECK(std::stod(msg.substr(at + 10)) >= 64.0);
+  }
+  // Nothing was lost: the device still allocates and computes.
+  Tensor ok = ones({1000}, {.device = Device::cuda(0)});
+  CHECK(ok.sum().item<float>() == 1000.0f);
+}

@@ -573,7 +573,7 @@ TEST_CASE("nn conv: index_select and index_add agree with serial loops on large 
 // checks, but whose im2col index (then a std::vector; now the columns) no machine holds, threw
 // std::bad_alloc rather than a tapeflow::Error. (Not under ASan, which aborts on such a request unless told
 // allocator_may_return_null=1, as the fuzz targets do.)
-TEST_CASE("nn conv: im2col columns too large to allocate is a ValueError naming conv2d", "[nn][conv][errors]") {
+TEST_CASE("nn conv: im2col columns too large to allocate is an OutOfMemoryError naming conv2d", "[nn][conv][errors]") {
   if (tapeflow::test::kAddressSanitizer) {
     WARN("skipped: ASan aborts on impossible allocations");
     return;
@@ -582,7 +582,7 @@ TEST_CASE("nn conv: im2col columns too large to allocate is a ValueError naming 
   try {
     nn::functional::conv2d(ones({1, 1, 3, 3}), ones({1, 1, 1, 1}), Tensor(), {.padding = nn::Size2(pad, 0)});
     FAIL("conv2d accepted an output of 2.6e13 elements");
-  } catch (const ValueError& e) {
+  } catch (const OutOfMemoryError& e) {
     INFO(e.what());
     CHECK(std::string(e.what()).rfind("conv2d: the im2col columns", 0) == 0);
     CHECK(std::string(e.what()).find("cannot be allocated") != std::string::npos);
