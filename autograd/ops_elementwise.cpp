@@ -98,7 +98,7 @@ struct Erf {  // dx = g * 2/sqrt(pi) * exp(-x^2)
     return {g * (1.1283791670955126 * exp(-(x * x)))};
   }
 };
-struct Relu {  // dx = g * [y > 0]  (the mask is constant, so relu'' = 0)
+struct Relu {  // dx = g where y > 0, else 0  (the mask is constant, so relu'' = 0)
   static constexpr const char* name = "relu";
   static Tensor forward(Ctx& c, const Tensor& x) {
     Tensor y = unary_forward(c, UnaryKind::Relu, x);
@@ -106,8 +106,10 @@ struct Relu {  // dx = g * [y > 0]  (the mask is constant, so relu'' = 0)
     return y;
   }
   static Grads backward(const Ctx& c, const Tensor& g) {
-    Tensor y = c.saved(0), zero = zeros({}, {.dtype = y.dtype(), .device = y.device()});
-    return {g * mask_of(kernel::binary(BinaryKind::Gt, y, zero), g.dtype())};
+    // A select, not g * mask: two passes instead of three, and a NaN or inf in g stays out of
+    // the inputs ReLU cut off (as in PyTorch's threshold_backward).
+    Tensor y = c.saved(0), zero = zeros({}, {.dtype = g.dtype(), .device = g.device()});
+    return {where(kernel::binary(BinaryKind::Gt, y, zero), g, zero)};
   }
 };
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -82,6 +83,14 @@ template <typename T>
 T negate(T v) {
   if constexpr (std::is_same_v<T, int64_t>) return static_cast<T>(uint64_t{0} - static_cast<uint64_t>(v));
   else return -v;  // not 0 - v: that loses the sign of zero
+}
+
+// c ? x : y as a bit mask over T's bytes.
+template <typename T>
+T select_bits(uint8_t c, T x, T y) {
+  using U = std::conditional_t<sizeof(T) == 8, uint64_t, std::conditional_t<sizeof(T) == 4, uint32_t, uint8_t>>;
+  const U mask = U(0) - static_cast<U>(c != 0);  // any nonzero byte counts as true
+  return std::bit_cast<T>(static_cast<U>((std::bit_cast<U>(x) & mask) | (std::bit_cast<U>(y) & ~mask)));
 }
 
 template <typename T>
@@ -182,10 +191,23 @@ void CpuBackend::where(const View& out, const View& cond, const View& a, const V
   dispatch_all(out.dtype, [&](auto zero) {
     using T = decltype(zero);
     Strided<4>({&out, &cond, &a, &b}).for_each([&](char** p, const int64_t* st, int64_t n) {
-      for (int64_t i = 0; i < n; ++i) {
-        bool c = *reinterpret_cast<const bool*>(p[1] + i * st[1]);
-        *reinterpret_cast<T*>(p[0] + i * st[0]) =
-            *reinterpret_cast<const T*>(p[c ? 2 : 3] + i * st[c ? 2 : 3]);
+      T* o = reinterpret_cast<T*>(p[0]);
+      const uint8_t* c = reinterpret_cast<const uint8_t*>(p[1]);  // bool has no vector type
+      const T* x = reinterpret_cast<const T*>(p[2]);
+      const T* y = reinterpret_cast<const T*>(p[3]);
+      // Both sides are read whatever the condition and the select is done on the bits, so the
+      // loop vectorizes (GCC vectorizes neither a load under a condition nor a select between
+      // floats on a byte-sized condition). ReLU's backward, where(y > 0, g, 0), is the second.
+      if (st[0] == sizeof(T) && st[1] == 1 && st[2] == sizeof(T) && st[3] == sizeof(T)) {
+        for (int64_t i = 0; i < n; ++i) o[i] = select_bits(c[i], x[i], y[i]);
+      } else if (st[0] == sizeof(T) && st[1] == 1 && st[2] == sizeof(T) && st[3] == 0) {
+        const T yv = *y;
+        for (int64_t i = 0; i < n; ++i) o[i] = select_bits(c[i], x[i], yv);
+      } else {
+        for (int64_t i = 0; i < n; ++i) {
+          const bool ci = *reinterpret_cast<const bool*>(p[1] + i * st[1]);
+          *reinterpret_cast<T*>(p[0] + i * st[0]) = *reinterpret_cast<const T*>(p[ci ? 2 : 3] + i * st[ci ? 2 : 3]);
+        }
       }
     });
   });

@@ -140,6 +140,22 @@ TEST_CASE("autograd: matrix rule of matmul: dA = G·Bᵀ, dB = Aᵀ·G", "[autog
   check_close(values(B.grad()), dB);
 }
 
+TEST_CASE("autograd: relu passes the gradient of the inputs it kept, and nothing else", "[autograd]") {
+  // Positions relu cut off get 0 even where the incoming gradient is NaN or infinite, as
+  // PyTorch's threshold_backward gives (g * mask would give NaN there).
+  Tensor x = leaf({-1.0, 2.0, 0.0, 3.0, -4.0});
+  Tensor g = f64({std::nan(""), 5.0, INFINITY, 7.0, -INFINITY});
+  relu(x).backward(g);
+  const std::vector<double> got = values(x.grad());
+  CHECK(got == std::vector<double>{0.0, 5.0, 0.0, 7.0, 0.0});
+  // And the backward is itself differentiable in g (double backward through it).
+  Tensor y = leaf({-1.0, 2.0, 3.0});
+  Tensor gy = grad({relu(y).pow(2.0).sum()}, {y}, with_create_graph())[0];  // 2·relu(y)·[y > 0]
+  CHECK(values(gy) == std::vector<double>{0.0, 4.0, 6.0});
+  Tensor ggy = grad({gy.sum()}, {y})[0];
+  CHECK(values(ggy) == std::vector<double>{0.0, 2.0, 2.0});
+}
+
 TEST_CASE("autograd: backward replays only what the loss depends on", "[autograd]") {
   Tensor a = leaf({1.0, 2.0});
   Tensor b = leaf({3.0, 4.0});

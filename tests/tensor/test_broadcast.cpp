@@ -611,6 +611,35 @@ TEST_CASE("broadcast: reductions over a strided kept dim", "[broadcast]") {
   require_same(x.argmin(0), ref.argmin, 0.0);
 }
 
+TEST_CASE("broadcast: where on contiguous operands of every dtype (the vectorized selects)", "[broadcast]") {
+  // 1003 elements: whole vectors and a remainder; the second operand also as a scalar.
+  const int64_t n = 1003;
+  std::vector<double> xv(n), yv(n);
+  for (int64_t i = 0; i < n; ++i) {
+    xv[static_cast<std::size_t>(i)] = static_cast<double>(i % 7) - 3.0;
+    yv[static_cast<std::size_t>(i)] = 100.0 + static_cast<double>(i % 5);
+  }
+  const Tensor cond = tensor(xv) > -1.0;  // a Bool tensor made by a comparison
+  std::vector<double> cond_v(n), both(n), with_scalar(n);
+  for (std::size_t i = 0; i < cond_v.size(); ++i) {
+    const bool c = xv[i] > -1.0;
+    both[i] = c ? xv[i] : yv[i];
+    with_scalar[i] = c ? xv[i] : 42.0;
+  }
+  for (DType dt : {Float32, Float64, Int64, Bool}) {
+    INFO("dtype " << dt);
+    const Tensor x = tensor(xv).to(dt), y = tensor(yv).to(dt);
+    std::vector<double> expect_both = both, expect_scalar = with_scalar;
+    if (dt == Bool)
+      for (std::size_t i = 0; i < cond_v.size(); ++i) {
+        expect_both[i] = both[i] != 0.0 ? 1.0 : 0.0;
+        expect_scalar[i] = with_scalar[i] != 0.0 ? 1.0 : 0.0;
+      }
+    require_values(where(cond, x, y), expect_both);
+    require_values(where(cond, x, full({}, 42.0, {.dtype = dt})), expect_scalar);
+  }
+}
+
 TEST_CASE("broadcast: comparisons give Bool", "[broadcast]") {
   Tensor a = tensor({1.0, 2.0, 3.0});
   Tensor b = tensor({2.0});
