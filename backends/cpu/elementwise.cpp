@@ -11,6 +11,7 @@
 #include "cpu_backend.hpp"
 #include "parallel.hpp"
 #include "strided.hpp"
+#include "vector_math.hpp"
 
 namespace tapeflow::cpu {
 
@@ -35,6 +36,19 @@ void run_unary(const View& out, const View& x, F f) {
       for (int64_t i = 0; i < n; ++i)
         *reinterpret_cast<O*>(p[0] + i * st[0]) = f(*reinterpret_cast<const I*>(p[1] + i * st[1]));
     }
+  });
+}
+
+// float32 exp, sigmoid and tanh through vector_math.hpp: runs whose operands are both
+// contiguous four lanes at a time, other elements one lane at a time, so that a value never
+// depends on the layout it came in.
+template <typename Map>
+void run_unary_map(const View& out, const View& x, Map map) {
+  Strided<2>({&out, &x}).for_each([&](char** p, const int64_t* st, int64_t n) {
+    if (st[0] == sizeof(float) && st[1] == sizeof(float))
+      return map(reinterpret_cast<float*>(p[0]), reinterpret_cast<const float*>(p[1]), n);
+    for (int64_t i = 0; i < n; ++i)
+      map(reinterpret_cast<float*>(p[0] + i * st[0]), reinterpret_cast<const float*>(p[1] + i * st[1]), 1);
   });
 }
 
@@ -109,6 +123,10 @@ void unary_typed(UnaryKind kind, const View& out, const View& x) {
     case UnaryKind::Abs: return run_unary<T, T>(out, x, [](T v) { return v < 0 ? negate(v) : v; });
     case UnaryKind::Relu: return run_unary<T, T>(out, x, [](T v) { return v > 0 ? v : T(0); });
     case UnaryKind::Exp:
+      if constexpr (std::is_same_v<T, float>)
+        return run_unary_map(out, x, [](float* o, const float* a, int64_t n) {
+          vec::map4(o, a, n, [](vec::F4 v) { return vec::exp4(v); }, [](float v) { return std::exp(v); });
+        });
       if constexpr (fp) return run_unary<T, T>(out, x, [](T v) { return std::exp(v); });
       break;
     case UnaryKind::Log:
@@ -117,10 +135,18 @@ void unary_typed(UnaryKind kind, const View& out, const View& x) {
     case UnaryKind::Sqrt:
       if constexpr (fp) return run_unary<T, T>(out, x, [](T v) { return std::sqrt(v); });
       break;
-    case UnaryKind::Tanh:
+    case UnaryKind::Tanh:  // tanh4 is exact enough everywhere: it saturates to ±1 by itself
+      if constexpr (std::is_same_v<T, float>)
+        return run_unary_map(out, x, [](float* o, const float* a, int64_t n) {
+          vec::map4(o, a, n, [](vec::F4 v) { return vec::tanh4(v); });
+        });
       if constexpr (fp) return run_unary<T, T>(out, x, [](T v) { return std::tanh(v); });
       break;
     case UnaryKind::Sigmoid:
+      if constexpr (std::is_same_v<T, float>)
+        return run_unary_map(out, x, [](float* o, const float* a, int64_t n) {
+          vec::map4(o, a, n, [](vec::F4 v) { return vec::sigmoid4(v); }, [](float v) { return sigmoid(v); });
+        });
       if constexpr (fp) return run_unary<T, T>(out, x, [](T v) { return sigmoid(v); });
       break;
     case UnaryKind::Erf:

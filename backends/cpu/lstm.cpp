@@ -15,6 +15,7 @@
 
 #include "../dispatch.hpp"
 #include "cpu_backend.hpp"
+#include "vector_math.hpp"
 
 namespace tapeflow::cpu {
 
@@ -35,83 +36,16 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, in
               b, ldb, beta, c, ldc);
 }
 
-// --- the activations, over whole rows --------------------------------------------------------
-// NOTE: glibc's expf and tanhf are called once per element and never vectorize, and they were
-// a fifth of a float32 LSTM step. In float32 these are Cephes' single-precision exp and tanh
-// (range reduction, then a polynomial; within 2.5 ulp of the exact value over [-100, 100],
-// measured against double), four lanes at a time in GCC's portable vector extension (clang
-// has it too): GCC will not vectorize the selects of a scalar loop unless float compares may
-// be assumed not to trap. Float64 (gradcheck's dtype) keeps the standard library.
-using F4 = float __attribute__((vector_size(16)));
-using I4 = int32_t __attribute__((vector_size(16)));
+// --- the activations, over whole rows (vector_math.hpp) ----------------------------------------
+using vec::map4;
+using vec::sigmoid4;
+using vec::tanh4;
 
-F4 splat(float v) { return F4{v, v, v, v}; }
-I4 splat_int(int32_t v) { return I4{v, v, v, v}; }
-/// mask ? a : b, lane by lane (mask lanes all ones or all zeros, as comparisons give).
-F4 select(I4 mask, F4 a, F4 b) {
-  return std::bit_cast<F4>((std::bit_cast<I4>(a) & mask) | (std::bit_cast<I4>(b) & ~mask));
-}
-
-F4 exp4(F4 x) {
-  x = select(x < splat(-87.3f), splat(-87.3f), x);  // exp(-87.3) is still a normal float;
-  x = select(x > splat(88.3f), splat(88.3f), x);    // NaN fails both tests and stays NaN
-  // x = n·ln2 + r with n an integer: adding 1.5·2²³ rounds x·log2(e) to an integer held in the
-  // low bits, read without a float-to-int conversion (undefined for NaN).
-  const F4 magic = splat(12582912.0f);
-  const F4 t = x * splat(1.44269504088896341f) + magic;
-  const F4 n = t - magic;
-  const I4 ni = std::bit_cast<I4>(t) - std::bit_cast<I4>(magic);
-  const F4 r = (x - n * splat(0.693359375f)) - n * splat(-2.12194440e-4f);  // ln2 in two parts
-  F4 p = splat(1.9875691500e-4f);
-  p = p * r + splat(1.3981999507e-3f);
-  p = p * r + splat(8.3334519073e-3f);
-  p = p * r + splat(4.1665795894e-2f);
-  p = p * r + splat(1.6666665459e-1f);
-  p = p * r + splat(5.0000001201e-1f);
-  p = p * r * r + r + splat(1.0f);
-  return p * std::bit_cast<F4>((ni + splat_int(127)) << 23);  // · 2^n (n in [-126, 127])
-}
-
-F4 sigmoid4(F4 x) { return splat(1.0f) / (splat(1.0f) + exp4(-x)); }
-
-F4 tanh4(F4 x) {
-  // Small |x|: an odd polynomial, as 1 - 2/(e^2|x| + 1) would cancel; large: that formula.
-  const F4 z = x * x;
-  F4 small = splat(-5.70498872745e-3f);
-  small = small * z + splat(2.06390887954e-2f);
-  small = small * z - splat(5.37397155531e-2f);
-  small = small * z + splat(1.33314422036e-1f);
-  small = small * z - splat(3.33332819422e-1f);
-  small = small * z * x + x;
-  const I4 sign = std::bit_cast<I4>(x) & splat_int(INT32_MIN);
-  const F4 a = std::bit_cast<F4>(std::bit_cast<I4>(x) ^ sign);
-  const F4 large = splat(1.0f) - splat(2.0f) / (exp4(a + a) + splat(1.0f));
-  return select(a < splat(0.625f), small, std::bit_cast<F4>(std::bit_cast<I4>(large) | sign));  // NaN: large
-}
-
-/// p[0, n) = f(p[0, n)), four at a time; the last few through a zero-padded vector.
-template <typename F>
-void map4(float* p, int64_t n, F f) {
-  int64_t k = 0;
-  for (; k + 4 <= n; k += 4) {
-    F4 v;
-    std::memcpy(&v, p + k, sizeof v);
-    v = f(v);
-    std::memcpy(p + k, &v, sizeof v);
-  }
-  if (k < n) {
-    F4 v = splat(0.0f);
-    std::memcpy(&v, p + k, static_cast<std::size_t>(n - k) * sizeof(float));
-    v = f(v);
-    std::memcpy(p + k, &v, static_cast<std::size_t>(n - k) * sizeof(float));
-  }
-}
-
-void sigmoid_run(float* p, int64_t n) { map4(p, n, sigmoid4); }
+void sigmoid_run(float* p, int64_t n) { map4(p, p, n, [](vec::F4 v) { return sigmoid4(v); }); }
 void sigmoid_run(double* p, int64_t n) {
   for (int64_t k = 0; k < n; ++k) p[k] = 1.0 / (1.0 + std::exp(-p[k]));
 }
-void tanh_run(float* p, int64_t n) { map4(p, n, tanh4); }
+void tanh_run(float* p, int64_t n) { map4(p, p, n, [](vec::F4 v) { return tanh4(v); }); }
 void tanh_run(double* p, int64_t n) {
   for (int64_t k = 0; k < n; ++k) p[k] = std::tanh(p[k]);
 }

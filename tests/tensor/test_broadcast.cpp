@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -757,6 +758,57 @@ TEST_CASE("broadcast: unary math functions", "[broadcast]") {
   require_values(log(tensor({1.0, std::exp(2.0)})), {0, 2}, 1e-15);
   require_values(sqrt(tensor({4.0, 0.25})), {2, 0.5});
   require_values(neg(x), {1, 0, -0.5, -2});
+}
+
+TEST_CASE("broadcast: float32 exp, sigmoid and tanh stay within 3 ulp everywhere, in any layout", "[broadcast]") {
+  // The CPU computes these four lanes at a time with its own polynomials, and hands inputs
+  // outside the polynomials' range (results that are denormal, zero or infinite) to the
+  // standard library: every float32 input, including those and ±inf and NaN, must come out
+  // right, and the same whether it sits in a contiguous run or a strided view.
+  std::vector<float> in;
+  for (float v = -120.0f; v <= 120.0f; v += 0.0137f) in.push_back(v);
+  for (float v : {-1000.0f, -104.0f, -103.9f, -100.0f, -88.7f, -88.3f, -87.4f, -87.3f, -1e-30f, 0.0f, -0.0f, 1e-30f,
+                  0.624f, 0.625f, 0.626f, 88.3f, 88.4f, 88.72f, 88.73f, 89.0f, 1000.0f, INFINITY, -INFINITY, NAN})
+    in.push_back(v);
+  const auto n = static_cast<int64_t>(in.size());
+  struct Fn {
+    const char* name;
+    Tensor (*op)(const Tensor&);
+    double (*ref)(double);
+  };
+  const Fn fns[] = {
+      {"exp", [](const Tensor& t) { return exp(t); }, [](double v) { return std::exp(v); }},
+      {"sigmoid", [](const Tensor& t) { return sigmoid(t); }, [](double v) { return 1.0 / (1.0 + std::exp(-v)); }},
+      {"tanh", [](const Tensor& t) { return tanh(t); }, [](double v) { return std::tanh(v); }},
+  };
+  const Tensor x = tensor(in);
+  // The same values at even positions of a buffer twice as long: a strided view.
+  std::vector<float> spread(2 * in.size(), 7.0f);
+  for (std::size_t i = 0; i < in.size(); ++i) spread[2 * i] = in[i];
+  const Tensor xs = tensor(spread).slice(0, 0, 2 * n, 2);
+  for (const Fn& f : fns) {
+    INFO(f.name);
+    const std::vector<float> got = f.op(x).to_vector<float>(), got_strided = f.op(xs).to_vector<float>();
+    std::size_t bad = 0, differ = 0;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      const double ref = f.ref(static_cast<double>(in[i]));
+      const float want = static_cast<float>(ref);
+      bool ok;
+      if (std::isnan(ref)) {
+        ok = std::isnan(got[i]);
+      } else if (std::isinf(want)) {
+        ok = got[i] == want;
+      } else {
+        const float ulp = std::nextafter(std::abs(want), INFINITY) - std::abs(want);
+        ok = std::abs(static_cast<double>(got[i]) - ref) <= 3.0 * static_cast<double>(ulp);
+      }
+      if (!ok && bad++ < 5) UNSCOPED_INFO(f.name << "(" << in[i] << ") = " << got[i] << ", expected " << ref);
+      if (std::memcmp(&got[i], &got_strided[i], sizeof(float)) != 0 && differ++ < 5)
+        UNSCOPED_INFO(f.name << "(" << in[i] << "): " << got[i] << " contiguous, " << got_strided[i] << " strided");
+    }
+    CHECK(bad == 0);
+    CHECK(differ == 0);
+  }
 }
 
 // --- reductions ---------------------------------------------------------------------------
