@@ -6,8 +6,6 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <bit>
-#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
