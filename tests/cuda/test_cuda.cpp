@@ -1782,7 +1782,8 @@ TEST_CASE("cuda: running out of device memory is an OutOfMemoryError that says h
   } catch (const OutOfMemoryError& e) {
     const std::string msg = e.what();
     INFO(msg);
-    CHECK_THAT(msg, StartsWith("zeros: cannot allocate 4398046511104 bytes for a float32 tensor of shape [1099511627776]"));
+    CHECK_THAT(msg, StartsWith("zeros: cannot allocate 4398046511104 bytes for a float32 tensor of shape "
+                               "[1099511627776]"));
     CHECK_THAT(msg, Contains("cuda:0 is out of memory: 4194304.0 MiB requested"));
     CHECK_THAT(msg, Contains(" free of "));
     const std::size_t at = msg.find("gave back ");
