@@ -30,7 +30,7 @@ TARGETS = {
 PER_OP = {"chain10/fwd_bwd": 10}
 # Workload families, each run as one process of either program (Google Benchmark filters).
 GROUPS = ["^tiny_add/", "^chain10/", "^(sgemm|cblas_sgemm)/", "^mlp_step/", "^cnn_step/", "^lstm_step",
-          "^optim_step/", "^(layout|reduce)/"]
+          "^optim_step/", "^(layout|reduce|unary)/"]
 SGEMM_FLOOR = 0.95  # tapeflow's sgemm throughput against OpenBLAS called directly
 
 

@@ -159,6 +159,18 @@ void reduce_sum_all(benchmark::State& state) {
   const torch::Tensor x = matrix();
   for (auto _ : state) benchmark::DoNotOptimize(x.sum());
 }
+void unary_exp(benchmark::State& state) {
+  const torch::Tensor x = matrix();
+  for (auto _ : state) benchmark::DoNotOptimize(torch::exp(x));
+}
+void unary_tanh(benchmark::State& state) {
+  const torch::Tensor x = matrix();
+  for (auto _ : state) benchmark::DoNotOptimize(torch::tanh(x));
+}
+void unary_sigmoid(benchmark::State& state) {
+  const torch::Tensor x = matrix();
+  for (auto _ : state) benchmark::DoNotOptimize(torch::sigmoid(x));
+}
 void reduce_bias_grad(benchmark::State& state) {
   torch::manual_seed(0);
   const torch::Tensor g = torch::randn({64, 1024});
@@ -186,6 +198,9 @@ BENCHMARK(reduce_sum_rows)->Name("reduce/sum_rows")->UseRealTime()->Unit(benchma
 BENCHMARK(reduce_sum_columns)->Name("reduce/sum_columns")->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(reduce_sum_all)->Name("reduce/sum_all")->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(reduce_bias_grad)->Name("reduce/bias_grad")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(unary_exp)->Name("unary/exp")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(unary_tanh)->Name("unary/tanh")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(unary_sigmoid)->Name("unary/sigmoid")->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 int main(int argc, char** argv) {
   return bench::main(argc, argv, {.set_threads = [](int n) { torch::set_num_threads(n); },
