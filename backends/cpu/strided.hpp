@@ -79,6 +79,7 @@ struct Strided {
     }
   }
 
+ private:
   /// Calls run(ptrs, inner_strides, count) over the elements [begin, end) of the (sorted,
   /// merged) dims in row-major order.
   template <typename Run>
@@ -152,7 +153,6 @@ struct Strided {
     }
   }
 
- private:
   static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
   // Whether dim a, now outside dim b, belongs inside it: the first operand whose strides along
